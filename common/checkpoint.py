@@ -1,0 +1,89 @@
+"""Checkpoints that survive kills: written atomically, read back safely.
+
+A checkpoint is written to a temporary file beside its destination, flushed to
+disk, then renamed over it; a run killed mid-write leaves the previous file
+whole. Reading uses ``weights_only=True``, so a checkpoint holds only tensors
+and plain Python values (``vars(args)``, never a Namespace).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from common.errors import UserError
+
+LATEST = "checkpoint.pth"
+
+
+class CheckpointError(UserError):
+    """A checkpoint could not be written or read; the message names the file."""
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    temp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False) as temp:
+            temp_name = temp.name
+            torch.save(state, temp)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+        temp_name = None
+        _fsync_directory(path.parent)
+    except OSError as error:
+        raise CheckpointError(
+            f"could not write checkpoint {path}: {error.strerror or error}; "
+            "the previous checkpoint, if any, is unchanged"
+        ) from error
+    finally:
+        if temp_name is not None and os.path.exists(temp_name):
+            os.unlink(temp_name)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX only; a no-op elsewhere)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no detail'}); "
+            "it may be truncated or not a PyTorch checkpoint"
+        ) from error
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
+    return state
+
+
+def resolve_resume(resume: str | None, output_dir: str | os.PathLike) -> str | None:
+    """The checkpoint to resume from: a path, or ``auto`` for the latest one
+    in ``output_dir`` (none yet means a fresh start)."""
+    if not resume:
+        return None
+    if resume == "auto":
+        latest = Path(output_dir) / LATEST
+        return str(latest) if latest.is_file() else None
+    if not Path(resume).is_file():
+        raise CheckpointError(f"--resume {resume}: no such checkpoint file")
+    return resume

@@ -1,0 +1,71 @@
+"""Command-line flags shared by both models' train.py."""
+
+import argparse
+import os
+
+TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", "off"}
+
+
+def str2bool(text) -> bool:
+    """A real boolean for argparse: ``type=bool`` would read "False" as True."""
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false, 1/0, yes/no), got {text!r}")
+
+
+def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
+    """``--flag`` alone means true; ``--flag false`` and ``--flag=0`` also work."""
+    parser.add_argument(*names, type=str2bool, nargs="?", const=True, default=default,
+                        metavar="BOOL", help=help)
+
+
+def default_workers() -> int:
+    """Loader workers per process: the cores of this node shared among its
+    ranks, one left for the training process itself."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    return max(1, min(8, (cpus or 1) // ranks_here - 1))
+
+
+def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    group = parser.add_argument_group("runtime (shared by every model)")
+    group.add_argument("--device", default="auto",
+                       help="auto | cpu | cuda | npu, optionally :N (auto: npu, then cuda, then cpu)")
+    group.add_argument("--dist_backend", "--backend", dest="dist_backend", default="auto",
+                       help="auto | gloo | nccl | hccl (auto: hccl on npu, nccl on cuda, gloo on cpu)")
+    group.add_argument("--dist_timeout", type=float, default=1800.0,
+                       help="seconds a collective may wait for a dead or stuck rank before failing")
+    add_bool_flag(group, "--distributed", default=False,
+                  help="accepted for ModelZoo compatibility; DDP is used whenever torchrun "
+                       "starts more than one process")
+    group.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default=None,
+                       help="numeric precision via torch.amp (default fp32, or what --amp implies)")
+    add_bool_flag(group, "--amp", default=False,
+                  help="legacy apex flag: mixed precision (fp16 on accelerators, bf16 on cpu)")
+    group.add_argument("--opt-level", "--opt_level", dest="opt_level", default=None,
+                       choices=("O0", "O1", "O2", "O3"),
+                       help="legacy apex flag: O0 is fp32, O1-O3 mean autocast")
+    group.add_argument("--loss-scale", "--loss_scale", dest="loss_scale", default="dynamic",
+                       help="legacy apex flag: fp16 loss scale, a number or 'dynamic'")
+    group.add_argument("--seed", "--random-seed", "--random_seed", dest="seed", type=int, default=0,
+                       help="seeds every random stream (python, numpy, torch, ranks, loader workers)")
+    group.add_argument("--output_dir", default="output",
+                       help="checkpoints, logs, TensorBoard events and result.json go here")
+    group.add_argument("--resume", default="",
+                       help="checkpoint to resume from, or 'auto' for OUTPUT_DIR/checkpoint.pth")
+    group.add_argument("--save_every", type=int, default=0,
+                       help="also checkpoint every N steps (0: only at the end of each epoch)")
+    group.add_argument("--print_freq", type=int, default=20, help="log a line every N steps")
+    group.add_argument("--workers", "-j", dest="workers", type=int, default=default_workers(),
+                       help="data-loader worker processes per rank")
+    add_bool_flag(group, "--tensorboard", default=True, help="write TensorBoard scalars")
+    add_bool_flag(group, "--skip_bad", default=False,
+                  help="skip unreadable samples (counted and reported) instead of failing")
+    add_bool_flag(group, "--compile", default=False, help="torch.compile the model")
+    return parser

@@ -1,0 +1,90 @@
+"""torch.distributed set up from torchrun's environment, and the few
+collectives the training loops need.
+
+Every helper here also works in a single process, where it does nothing.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def process_info_from_env() -> ProcessInfo:
+    """Read RANK / WORLD_SIZE / LOCAL_RANK as torchrun sets them."""
+    try:
+        return ProcessInfo(
+            rank=int(os.environ.get("RANK", 0)),
+            world_size=int(os.environ.get("WORLD_SIZE", 1)),
+            local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+        )
+    except ValueError as error:
+        raise ValueError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers: {error}") from error
+
+
+def init_process_group(info: ProcessInfo, backend: str, timeout_s: float) -> None:
+    """Join the process group; a dead peer fails collectives after timeout_s
+    instead of hanging the job forever."""
+    if not info.distributed or dist.is_initialized():
+        return
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        if name not in os.environ:
+            raise RuntimeError(
+                f"WORLD_SIZE={info.world_size} but {name} is not set: start "
+                "multi-process runs with torchrun"
+            )
+    dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size,
+                            timeout=timedelta(seconds=timeout_s))
+
+
+def is_initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over ranks in place (exact for integer counts)."""
+    if is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    if is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
+def all_gather_object(obj) -> list:
+    """One entry per rank, in rank order."""
+    if not is_initialized():
+        return [obj]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def barrier() -> None:
+    if is_initialized():
+        dist.barrier()
+
+
+def destroy_process_group() -> None:
+    if is_initialized():
+        dist.destroy_process_group()

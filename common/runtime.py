@@ -1,0 +1,222 @@
+"""Everything a training script needs before its first step, in one call.
+
+    rt = setup_runtime(args)
+    model = rt.wrap_model(model.to(rt.device))
+    with rt.autocast():
+        loss = ...
+    rt.backward_and_step(loss, optimizer)
+
+The loop itself stays in each model's train.py.
+"""
+
+import json
+import platform
+import signal
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from common import distributed
+from common.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from common.device import resolve_backend, resolve_device, set_current_device
+from common.errors import UserError
+from common.logs import TensorBoard, setup_logging
+from common.precision import autocast, make_grad_scaler, resolve_precision
+from common.seeding import rng_state, seed_everything, set_rng_state
+from common.summary import LOSS_FILE, RUN_INFO_FILE, write_json_atomically
+
+
+class NonFiniteLossError(UserError):
+    """The loss became NaN or infinite; the message gives the step and the
+    checkpoint to resume from."""
+
+
+class Runtime:
+    def __init__(self, args):
+        self.args = args
+        info = distributed.process_info_from_env()
+        self.rank, self.world_size, self.local_rank = info.rank, info.world_size, info.local_rank
+        self.distributed, self.is_main = info.distributed, info.is_main
+
+        self.device = resolve_device(args.device, self.local_rank)
+        set_current_device(self.device)
+        self.backend = resolve_backend(args.dist_backend, self.device)
+        distributed.init_process_group(info, self.backend, args.dist_timeout)
+
+        self.output_dir = Path(args.output_dir)
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        distributed.barrier()
+        self.log = setup_logging(self.is_main, self.rank, str(self.output_dir / "train.log"))
+
+        self.precision = resolve_precision(args.precision, args.amp, args.opt_level, self.device)
+        self.scaler = make_grad_scaler(self.device, self.precision, args.loss_scale)
+        self.skipped_steps = 0
+        seed_everything(args.seed, self.rank)
+
+        use_tensorboard = getattr(args, "tensorboard", True) and self.is_main
+        self.tensorboard = TensorBoard(str(self.output_dir / "tensorboard") if use_tensorboard else None)
+        self.last_checkpoint: str | None = None
+        self._stop_requested = False
+        self._install_signal_handlers()
+        self._write_run_info()
+        self.log.info(
+            f"device {self.device} | {self.world_size} process(es), backend "
+            f"{self.backend if self.distributed else '-'} | precision {self.precision} | "
+            f"torch {torch.__version__} | seed {args.seed}"
+        )
+
+    def _write_run_info(self) -> None:
+        if not self.is_main:
+            return
+        info = {
+            "device_type": self.device.type, "device": str(self.device),
+            "world_size": self.world_size, "backend": self.backend, "precision": self.precision,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
+        }
+        write_json_atomically(self.output_dir / RUN_INFO_FILE, info)
+
+    # ---- precision -------------------------------------------------------
+    def autocast(self):
+        return autocast(self.device, self.precision)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer, max_grad_norm: float | None = None,
+                          parameters=None) -> bool:
+        """Backward, optional gradient clipping, optimizer step, through the
+        GradScaler. Returns False when fp16 overflow made the scaler skip it."""
+        self.scaler.scale(loss).backward()
+        if max_grad_norm is not None:
+            self.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+        scale_before = self.scaler.get_scale() if self.scaler.is_enabled() else None
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        if scale_before is not None and self.scaler.get_scale() < scale_before:
+            self.skipped_steps += 1
+            return False
+        return True
+
+    def check_finite(self, loss: torch.Tensor, step: int) -> None:
+        """Stop on a NaN/Inf loss, naming the step and where to resume.
+
+        Under fp16 an overflow is expected now and then: the GradScaler skips
+        that step and lowers its scale, so it is not an error here."""
+        if self.precision == "fp16" or torch.isfinite(loss.detach()).all():
+            return
+        where = (f"resume from the last good checkpoint {self.last_checkpoint}"
+                 if self.last_checkpoint else "no checkpoint was written yet")
+        raise NonFiniteLossError(
+            f"the loss is {loss.detach().float().cpu().item()} at step {step}; stopping. "
+            f"Lower --lr or check the data; {where}"
+        )
+
+    # ---- model and checkpoints ------------------------------------------
+    def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Compile (with --compile) and wrap in DDP for multi-process runs."""
+        if getattr(self.args, "compile", False):
+            model = torch.compile(model)
+        if not self.distributed:
+            return model
+        device_ids = [self.device.index] if self.device.type in ("cuda", "npu") else None
+        return DistributedDataParallel(model, device_ids=device_ids)
+
+    def training_state(self, model, optimizer, lr_scheduler, *, epoch: int, step: int,
+                       step_in_epoch: int, **extras) -> dict:
+        """Everything an exact resume needs. ``model`` is the unwrapped model
+        (no DDP ``module.`` prefix). Every rank's random streams are kept, so
+        dropout and the like continue as if the run had never stopped.
+        Collective: call it on every rank."""
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "lr_scheduler": lr_scheduler.state_dict() if lr_scheduler is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
+            "world_size": self.world_size,
+            "rng": distributed.all_gather_object(rng_state()),
+            "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
+            **extras,
+        }
+
+    def restore_training_state(self, path: str, model, optimizer, lr_scheduler) -> dict:
+        """Load a checkpoint written by ``training_state`` into the given
+        objects; returns it for the caller's counters and extras."""
+        state = load_checkpoint(path, map_location="cpu")
+        missing = [k for k in ("model", "optimizer", "epoch", "step", "step_in_epoch") if k not in state]
+        if missing:
+            raise UserError(f"checkpoint {path} cannot be resumed from: it lacks {', '.join(missing)} "
+                            "(a weights-only file? load it with --pretrained instead)")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if lr_scheduler is not None and state.get("lr_scheduler") is not None:
+            lr_scheduler.load_state_dict(state["lr_scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        saved_rng = state.get("rng") or []
+        if state.get("world_size") == self.world_size and len(saved_rng) == self.world_size:
+            set_rng_state(saved_rng[self.rank])
+        else:
+            self.log.warning(f"{path} was written by {state.get('world_size')} process(es), this run "
+                             f"has {self.world_size}: random streams restart from the seed")
+        self.last_checkpoint = str(path)
+        self.log.info(f"resumed from {path}: epoch {state['epoch']}, step {state['step']}")
+        return state
+
+    def save_checkpoint(self, state: dict, name: str = LATEST) -> None:
+        """Write a checkpoint on rank 0 (atomically); other ranks wait."""
+        path = self.output_dir / name
+        if self.is_main:
+            save_checkpoint(state, path)
+            self.log.info(f"checkpoint saved: {path} (step {state.get('step', '?')})")
+        self.last_checkpoint = str(path)
+        distributed.barrier()
+
+    # ---- progress ---------------------------------------------------------
+    def record_loss(self, step: int, value: float) -> None:
+        if self.is_main:
+            with open(self.output_dir / LOSS_FILE, "a") as handle:
+                handle.write(f"{step} {value:.6f}\n")
+
+    # ---- graceful stop ------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum, _frame):
+            if self._stop_requested:  # a second Ctrl-C means "now"
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            self.log.warning(f"{signal.Signals(signum).name} received: saving a checkpoint "
+                             "at the end of this step, then stopping")
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, request_stop)
+
+    def should_stop(self) -> bool:
+        """True once any rank was asked to stop, on every rank at the same step."""
+        if not self.distributed:
+            return self._stop_requested
+        flag = torch.tensor([float(self._stop_requested)], device=self._collective_device())
+        return bool(distributed.all_reduce_max(flag).item())
+
+    def _collective_device(self) -> torch.device:
+        return torch.device("cpu") if self.backend == "gloo" else self.device
+
+    def resume_hint(self) -> str:
+        return (f"stopped early; resume with --resume auto --output_dir {self.output_dir} "
+                f"(or --resume {self.last_checkpoint})")
+
+    def finish(self) -> None:
+        self.tensorboard.close()
+        distributed.destroy_process_group()
+
+
+def _is_plain(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
+
+
+def setup_runtime(args) -> Runtime:
+    return Runtime(args)

@@ -1,0 +1,98 @@
+"""The ModelZoo summary.
+
+Training writes ``result.json`` (what it measured) into its output folder; the
+launcher (test/launcher.sh) then runs ``python -m common.summary`` to print the
+three ``Final ...`` lines and write ``${CaseName}.log`` and the per-step loss
+file that ModelZoo users and their dashboards read.
+"""
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+RESULT_FILE = "result.json"
+RUN_INFO_FILE = "run_info.json"
+LOSS_FILE = "loss.txt"
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(temp, path)
+
+
+def write_result(output_dir, *, network: str, batch_size: int, rank_size: int, fps: float,
+                 fps_unit: str, accuracy: float, accuracy_name: str, loss: float,
+                 extra: dict | None = None, is_main: bool = True) -> None:
+    """Record a finished run's figures. ``batch_size`` is the global number of
+    examples per step, ``fps`` the global throughput in ``fps_unit``."""
+    if not is_main:
+        return
+    payload = {
+        "network": network, "batch_size": int(batch_size), "rank_size": int(rank_size),
+        "fps": float(fps), "fps_unit": fps_unit, "accuracy": float(accuracy),
+        "accuracy_name": accuracy_name, "loss": float(loss), "extra": extra or {},
+    }
+    write_json_atomically(Path(output_dir) / RESULT_FILE, payload)
+
+
+def case_name(network: str, batch_size: int, rank_size: int, mode: str) -> str:
+    return f"{network}_bs{batch_size}_{rank_size}p_{mode}"
+
+
+def summary_fields(result: dict, run_info: dict, case: str, e2e_seconds: float) -> dict:
+    fps = result["fps"]
+    fields = {
+        "Network": result["network"],
+        "RankSize": result["rank_size"],
+        "BatchSize": result["batch_size"],
+        "DeviceType": run_info.get("device_type", "unknown"),
+        "CaseName": case,
+        "ActualFPS": f"{fps:.3f}",
+        "TrainingTime": f"{result['batch_size'] * 1000 / fps:.2f}" if fps > 0 else "nan",
+        "TrainAccuracy": f"{result['accuracy']:.4f}",
+        "ActualLoss": f"{result['loss']:.4f}",
+        "E2ETrainingTime": f"{e2e_seconds:.0f}",
+    }
+    for key, value in result.get("extra", {}).items():
+        fields[key] = f"{value:.4f}" if isinstance(value, float) else value
+    return fields
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Print and write the ModelZoo summary of a run.")
+    parser.add_argument("--run_dir", required=True, help="the training output folder (result.json)")
+    parser.add_argument("--case_dir", required=True, help="test/output/<device id>")
+    parser.add_argument("--case_name", required=True)
+    parser.add_argument("--e2e_seconds", type=float, required=True)
+    args = parser.parse_args(argv)
+
+    run_dir, case_dir = Path(args.run_dir), Path(args.case_dir)
+    result_path = run_dir / RESULT_FILE
+    if not result_path.is_file():
+        print(f"no summary: {result_path} was not written (the run did not finish)")
+        return 1
+    result = json.loads(result_path.read_text())
+    info_path = run_dir / RUN_INFO_FILE
+    run_info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+
+    fields = summary_fields(result, run_info, args.case_name, args.e2e_seconds)
+    # The three lines keep the exact ModelZoo wording that log parsers grep
+    # for; what the numbers are is said on the lines after them.
+    print(f"Final Performance images/sec : {fields['ActualFPS']}")
+    print(f"Final Train Accuracy : {fields['TrainAccuracy']}")
+    print(f"E2E Training Duration sec : {fields['E2ETrainingTime']}")
+    print(f"(performance in {result['fps_unit']}; accuracy is {result['accuracy_name']})")
+
+    case_dir.mkdir(parents=True, exist_ok=True)
+    lines = "".join(f"{key} = {value}\n" for key, value in fields.items())
+    (case_dir / f"{args.case_name}.log").write_text(lines)
+    if (run_dir / LOSS_FILE).is_file():
+        shutil.copyfile(run_dir / LOSS_FILE, case_dir / f"train_{args.case_name}_loss.txt")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The launcher behind every model's test/train_*.sh (sourced, not run).
+#
+# The model script sets, then sources this file:
+#   NETWORK     name in the summary (GOTURN, GloRe)
+#   MODULE      python module to run (goturn.train)
+#   RANK_SIZE   processes per node the script is meant for (1 or 8)
+#   MODE        acc (full training) or perf (throughput run)
+#   BATCH_SIZE  examples per device per step (for the case name)
+#   TRAIN_ARGS  array of train.py arguments for real data
+#   DEMO_ARGS   array appended when no --data_path is given (demo data)
+#
+# Users pass --key=value: --data_path=DIR, --nproc=N (processes on this node),
+# --nnodes=N --node_rank=R --master_addr=A --master_port=P (multi-node), and any
+# train.py flag (--epochs=3, --device=cpu, ...), which overrides the script's.
+set -uo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODEL_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)
+PACKAGE=$(basename "$MODEL_DIR")
+PYTHON=${PYTHON:-python3}
+export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+fail() { echo "error: $*" >&2; exit 2; }
+
+DATA_PATH="" NPROC=$RANK_SIZE NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG="" MASTER_PORT_ARG=29500
+OUTPUT_DIR="" OVERRIDES=()
+for arg in "$@"; do
+    case "$arg" in
+        --data_path=*) DATA_PATH=${arg#*=} ;;
+        --nproc=*|--nproc_per_node=*) NPROC=${arg#*=} ;;
+        --nnodes=*) NNODES=${arg#*=} ;;
+        --node_rank=*) NODE_RANK=${arg#*=} ;;
+        --master_addr=*) MASTER_ADDR_ARG=${arg#*=} ;;
+        --master_port=*) MASTER_PORT_ARG=${arg#*=} ;;
+        --output_dir=*) OUTPUT_DIR=${arg#*=} ;;
+        --batch_size=*|--batch-size=*) BATCH_SIZE=${arg#*=}; OVERRIDES+=(--batch_size "$BATCH_SIZE") ;;
+        --*=*) key=${arg%%=*}; OVERRIDES+=("$key" "${arg#*=}") ;;
+        --*) OVERRIDES+=("$arg") ;;
+        *) fail "unexpected argument '$arg': options are --key=value (e.g. --data_path=/data/$PACKAGE)" ;;
+    esac
+done
+for number in NPROC NNODES NODE_RANK BATCH_SIZE; do
+    [[ ${!number} =~ ^[0-9]+$ ]] || fail "--${number,,}=${!number} is not a whole number"
+done
+
+# shellcheck source=env_npu.sh
+source "$REPO_ROOT/test/env_npu.sh"
+ASCEND_DEVICE_ID=${ASCEND_DEVICE_ID:-0}
+export RANK_SIZE=$((NPROC * NNODES))
+CASE_NAME="${NETWORK}_bs$((BATCH_SIZE * RANK_SIZE))_${RANK_SIZE}p_${MODE}"
+ARGS=("${TRAIN_ARGS[@]}")
+
+if [ -z "$DATA_PATH" ]; then
+    DATA_PATH="$REPO_ROOT/dataset/${PACKAGE}_demo"
+    if [ ! -d "$DATA_PATH" ]; then
+        echo "no --data_path given: generating the $NETWORK demo data set in $DATA_PATH"
+        rm -rf "$DATA_PATH.tmp"
+        "$PYTHON" -m "$PACKAGE.data.demo" --out "$DATA_PATH.tmp" && mv "$DATA_PATH.tmp" "$DATA_PATH" \
+            || fail "could not generate the demo data in $DATA_PATH"
+    fi
+    ARGS+=("${DEMO_ARGS[@]}")
+    CASE_NAME="${CASE_NAME}_demo"
+fi
+[ -d "$DATA_PATH" ] || fail "--data_path=$DATA_PATH is not a directory"
+DATA_PATH=$(cd "$DATA_PATH" && pwd)
+
+RUN_DIR=${OUTPUT_DIR:-"$MODEL_DIR/runs/$CASE_NAME"}
+CASE_DIR="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID"
+rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
+# A result from an earlier run must not be reported as this run's.
+rm -f "$RUN_DIR/result.json"
+LOG="$CASE_DIR/train_${ASCEND_DEVICE_ID}.log"
+
+ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}" "${OVERRIDES[@]}")
+if [ "$RANK_SIZE" -gt 1 ]; then
+    if [ "$NNODES" -gt 1 ]; then
+        [ -n "$MASTER_ADDR_ARG" ] || fail "--nnodes=$NNODES needs --master_addr=<address of node 0>"
+        RENDEZVOUS=(--nnodes "$NNODES" --node_rank "$NODE_RANK"
+                    --master_addr "$MASTER_ADDR_ARG" --master_port "$MASTER_PORT_ARG")
+    else
+        RENDEZVOUS=(--standalone --nnodes 1)  # a free port is picked for us
+    fi
+    COMMAND=("$PYTHON" -m torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
+             -m "$MODULE" "${ARGS[@]}")
+else
+    COMMAND=("$PYTHON" -m "$MODULE" "${ARGS[@]}")
+fi
+
+cd "$MODEL_DIR" || fail "cannot enter $MODEL_DIR"
+{
+    echo "case $CASE_NAME | $RANK_SIZE process(es) | data $DATA_PATH | run dir $RUN_DIR"
+    echo "command: ${COMMAND[*]}"
+} | tee "$LOG"
+START=$(date +%s)
+"${COMMAND[@]}" 2>&1 | tee -a "$LOG"
+STATUS=${PIPESTATUS[0]}
+E2E=$(( $(date +%s) - START ))
+
+if [ "$STATUS" -ne 0 ]; then
+    echo "training failed with exit status $STATUS; see $LOG" | tee -a "$LOG"
+    exit "$STATUS"
+fi
+"$PYTHON" -m common.summary --run_dir "$RUN_DIR" --case_dir "$CASE_DIR" \
+    --case_name "$CASE_NAME" --e2e_seconds "$E2E" 2>&1 | tee -a "$LOG"
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,114 @@
+"""A tiny regression trainer built on the shared runtime exactly as the
+models' train.py are: the fixture for the runtime's resume, DDP, launcher and
+summary tests, small enough to run in a second."""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from common.checkpoint import resolve_resume
+from common.cli import add_runtime_args
+from common.errors import UserError, run_cli
+from common.logs import ThroughputMeter
+from common.runtime import setup_runtime
+from common.seeding import derive_seed
+from common.summary import write_result
+
+NUM_SAMPLES = 64
+
+
+class TinyNet(nn.Module):
+    def __init__(self, dropout: float):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def load_data(data_path: str):
+    if not Path(data_path).is_dir():
+        raise UserError(f"--data_path {data_path} is not a directory")
+    rng = np.random.default_rng(1234)
+    x = rng.standard_normal((NUM_SAMPLES, 8)).astype(np.float32)
+    y = (x @ rng.standard_normal((8, 1)) + 0.1).astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def epoch_batches(seed: int, epoch: int, batch_size: int, rank: int, world_size: int):
+    """This rank's batches of one epoch: index lists, a pure function of
+    (seed, epoch), so a resumed run can jump straight to batch k."""
+    order = np.random.default_rng(derive_seed(seed, epoch)).permutation(NUM_SAMPLES)
+    global_batch = batch_size * world_size
+    return [order[start + rank * batch_size: start + (rank + 1) * batch_size]
+            for start in range(0, NUM_SAMPLES - global_batch + 1, global_batch)]
+
+
+def main(args):
+    rt = setup_runtime(args)
+    x, y = load_data(args.data_path)
+    model = TinyNet(args.dropout).to(rt.device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    lr_scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.5)
+    model_ddp = rt.wrap_model(model)
+
+    epoch, step, skip = 0, 0, 0
+    checkpoint = resolve_resume(args.resume, args.output_dir)
+    if checkpoint:
+        state = rt.restore_training_state(checkpoint, model, optimizer, lr_scheduler)
+        epoch, step, skip = state["epoch"], state["step"], state["step_in_epoch"]
+
+    meter = ThroughputMeter(warmup_steps=1)
+    loss = torch.zeros(())
+    while epoch < args.epochs:
+        batches = epoch_batches(args.seed, epoch, args.batch_size, rt.rank, rt.world_size)
+        for index in range(skip, len(batches)):
+            start = time.perf_counter()
+            rows = torch.from_numpy(batches[index])
+            inputs, targets = x[rows].to(rt.device), y[rows].to(rt.device)
+            with rt.autocast():
+                loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
+            rt.check_finite(loss, step)
+            optimizer.zero_grad(set_to_none=True)
+            rt.backward_and_step(loss, optimizer)
+            lr_scheduler.step()
+            step += 1
+            meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
+            rt.record_loss(step, loss.item())
+            if args.max_steps and step >= args.max_steps:
+                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
+                                                     step=step, step_in_epoch=index + 1))
+                return finish(rt, args, model, meter, loss)
+        epoch, skip = epoch + 1, 0
+        rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch, step=step,
+                                             step_in_epoch=0))
+    return finish(rt, args, model, meter, loss)
+
+
+def finish(rt, args, model, meter, loss):
+    if rt.is_main:
+        torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
+    write_result(args.output_dir, network="Tiny", batch_size=args.batch_size * rt.world_size,
+                 rank_size=rt.world_size, fps=meter.samples_per_sec, fps_unit="samples/s",
+                 accuracy=-loss.item(), accuracy_name="negative mse", loss=loss.item(),
+                 is_main=rt.is_main)
+    rt.finish()
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description="tiny trainer for the runtime tests")
+    parser.add_argument("--data_path", required=True)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--max_steps", type=int, default=0)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--dropout", type=float, default=0.2)
+    return add_runtime_args(parser)
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,83 @@
+import errno
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from common.checkpoint import CheckpointError, load_checkpoint, resolve_resume, save_checkpoint
+from common.seeding import derive_seed, rng_state, seed_everything, set_rng_state
+
+
+def test_round_trip_is_weights_only(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    state = {"model": {"w": torch.arange(4.0)}, "step": 3, "args": {"lr": 0.1, "name": "x"}}
+    save_checkpoint(state, path)
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and loaded["args"]["lr"] == 0.1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"], "no temporary file left behind"
+
+
+def test_disk_full_names_path_and_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint({"step": 1}, path)
+
+    def write_half_then_fail(obj, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", write_half_then_fail)
+    with pytest.raises(CheckpointError, match=f"{path}.*No space left"):
+        save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
+
+
+def test_unwritable_destination_is_named(tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CheckpointError, match="not_a_dir"):
+        save_checkpoint({"step": 1}, blocker / "ckpt.pth")
+
+
+def test_unpicklable_state_does_not_clobber(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint({"step": 1}, path)
+    with pytest.raises(pickle.PicklingError):
+        save_checkpoint({"step": 2, "bad": lambda: 0}, path)
+    assert load_checkpoint(path)["step"] == 1
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint({"w": torch.zeros(1000)}, path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pth")
+
+
+def test_resolve_resume(tmp_path):
+    assert resolve_resume("", tmp_path) is None
+    assert resolve_resume("auto", tmp_path) is None
+    save_checkpoint({}, tmp_path / "checkpoint.pth")
+    assert resolve_resume("auto", tmp_path) == str(tmp_path / "checkpoint.pth")
+    with pytest.raises(CheckpointError):
+        resolve_resume(str(tmp_path / "nope.pth"), tmp_path)
+
+
+def test_rng_state_survives_a_checkpoint(tmp_path):
+    seed_everything(5, rank=1)
+    save_checkpoint({"rng": rng_state()}, tmp_path / "r.pth")
+    expected = (np.random.rand(), torch.rand(2))
+    set_rng_state(load_checkpoint(tmp_path / "r.pth")["rng"])
+    assert np.random.rand() == expected[0] and torch.equal(torch.rand(2), expected[1])
+
+
+def test_derive_seed_is_stable_and_spreads():
+    assert derive_seed(1, 2, 3) == derive_seed(1, 2, 3)
+    assert len({derive_seed(0, epoch, i) for epoch in range(5) for i in range(100)}) == 500
+    assert 0 <= derive_seed(-1, 2**40) < 2**63

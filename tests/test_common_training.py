@@ -1,0 +1,61 @@
+"""The shared runtime driven the way the models drive it (through the tiny
+trainer in tests/helpers): exact resume, DDP equivalence, one-line errors."""
+
+import torch
+
+from tests.conftest import run_python
+
+TINY = ("-m", "tests.helpers.tiny_train", "--tensorboard", "false", "--workers", "0")
+
+
+def train(tmp_path, name, *extra):
+    out = tmp_path / name
+    result = run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(out), *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return torch.load(out / "final_weights.pt", weights_only=True)
+
+
+def test_resume_continues_bitwise(tmp_path):
+    straight = train(tmp_path, "straight", "--epochs", "3")
+    # Stop in the middle of the second epoch, then resume to the end.
+    train(tmp_path, "split", "--epochs", "3", "--max_steps", "12")
+    resumed = train(tmp_path, "split", "--epochs", "3", "--resume", "auto")
+    for key, value in straight.items():
+        assert torch.equal(value, resumed[key]), key
+
+
+def test_resume_is_not_a_restart(tmp_path):
+    """Guards the test above: without --resume the same split gives other weights."""
+    straight = train(tmp_path, "straight", "--epochs", "3")
+    train(tmp_path, "split", "--epochs", "3", "--max_steps", "12")
+    restarted = train(tmp_path, "split", "--epochs", "1")
+    assert not all(torch.equal(v, restarted[k]) for k, v in straight.items())
+
+
+def test_two_process_ddp_matches_one_process(tmp_path):
+    single = train(tmp_path, "single", "--epochs", "2", "--dropout", "0", "--batch_size", "8")
+    out = tmp_path / "ddp"
+    result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        *TINY, "--data_path", str(tmp_path), "--output_dir", str(out),
+                        "--epochs", "2", "--dropout", "0", "--batch_size", "4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    ddp = torch.load(out / "final_weights.pt", weights_only=True)
+    for key, value in single.items():
+        torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6)
+    initial_gap = sum((v - ddp[k]).abs().sum() for k, v in single.items())
+    assert initial_gap < 1e-4
+
+
+def test_bad_device_is_a_one_line_error(tmp_path):
+    result = run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / "o"),
+                        "--device", "gpu")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "--device 'gpu'" in result.stderr
+
+
+def test_missing_data_path_is_a_one_line_error(tmp_path):
+    missing = tmp_path / "no_such_dir"
+    result = run_python(*TINY, "--data_path", str(missing), "--output_dir", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: --data_path {missing} is not a directory"]
