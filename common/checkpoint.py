@@ -26,6 +26,9 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     temp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Leftovers of a writer that was killed mid-save are never valid.
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
                                          suffix=".tmp", delete=False) as temp:
             temp_name = temp.name

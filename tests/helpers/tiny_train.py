@@ -70,8 +70,11 @@ def main(args):
             start = time.perf_counter()
             rows = torch.from_numpy(batches[index])
             inputs, targets = x[rows].to(rt.device), y[rows].to(rt.device)
+            inject_faults(args, rt.rank, step)
             with rt.autocast():
                 loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
+            if step + 1 == args.nan_at_step:
+                loss = loss * float("nan")
             rt.check_finite(loss, step)
             optimizer.zero_grad(set_to_none=True)
             rt.backward_and_step(loss, optimizer)
@@ -79,6 +82,15 @@ def main(args):
             step += 1
             meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
             rt.record_loss(step, loss.item())
+            if args.save_every and step % args.save_every == 0:
+                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
+                                                     step=step, step_in_epoch=index + 1))
+            if rt.should_stop():
+                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
+                                                     step=step, step_in_epoch=index + 1))
+                rt.log.warning(rt.resume_hint())
+                rt.finish()
+                return 0
             if args.max_steps and step >= args.max_steps:
                 rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
                                                      step=step, step_in_epoch=index + 1))
@@ -87,6 +99,16 @@ def main(args):
         rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch, step=step,
                                              step_in_epoch=0))
     return finish(rt, args, model, meter, loss)
+
+
+def inject_faults(args, rank: int, step: int) -> None:
+    """Test-only faults: a crash on one rank, a slow step to catch a signal in."""
+    if step + 1 == args.fail_at_step and rank == args.fail_rank:
+        raise RuntimeError(f"injected failure on rank {rank} at step {step + 1}")
+    if args.step_seconds:
+        time.sleep(args.step_seconds)
+    if step == 0 and args.step_seconds:
+        print("training started", flush=True)
 
 
 def finish(rt, args, model, meter, loss):
@@ -107,6 +129,10 @@ def get_args_parser():
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--fail_at_step", type=int, default=0, help="fault injection: raise at this step")
+    parser.add_argument("--fail_rank", type=int, default=0)
+    parser.add_argument("--nan_at_step", type=int, default=0, help="fault injection: NaN loss here")
+    parser.add_argument("--step_seconds", type=float, default=0.0, help="sleep per step")
     return add_runtime_args(parser)
 
 
