@@ -1,0 +1,61 @@
+"""A trained GloRe network rebuilt from a checkpoint written by glore.train, with what it needs
+to be used: its class names and the clip geometry it was trained on.
+
+Evaluation, prediction and export all start here, so they agree on how a checkpoint is read.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from common.checkpoint import load_checkpoint
+from common.errors import UserError
+from glore.model import GloReNet
+
+
+@dataclass(frozen=True)
+class ClipInput:
+    """How a clip is made for the network: `clip_len` frames `interval` apart, the short side
+    resized to `resize`, crops of `crop_size` squared."""
+
+    clip_len: int = 8
+    interval: int = 8
+    crop_size: int = 224
+    resize: int = 256
+
+
+@dataclass
+class TrainedModel:
+    model: GloReNet
+    class_names: list[str]
+    clip_input: ClipInput
+    path: str
+
+
+def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel:
+    """The network of checkpoint `path` in eval mode on `device`, with its class names and
+    clip geometry (read from the training arguments stored beside the weights)."""
+    state = load_checkpoint(path)
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise UserError(f"checkpoint {path} has no 'model' state dict: expected a checkpoint written by "
+                        "glore.train")
+    weights = {key.removeprefix("module.").removeprefix("_orig_mod."): value for key, value in weights.items()}
+    if "classifier.weight" not in weights:
+        raise UserError(f"checkpoint {path}: the model weights lack 'classifier.weight'; is it a GloRe checkpoint?")
+    num_classes = weights["classifier.weight"].shape[0]
+    args = state.get("args") or {}
+    network = args.get("network", "resnet50")
+    try:
+        model = GloReNet(num_classes, network=network)
+        model.load_state_dict(weights)
+    except (ValueError, RuntimeError) as error:
+        raise UserError(f"checkpoint {path} does not fit the network {network!r}: "
+                        f"{str(error).splitlines()[0]}") from error
+    class_names = list(state.get("class_names") or [f"class_{i}" for i in range(num_classes)])
+    if len(class_names) != num_classes:
+        raise UserError(f"checkpoint {path} names {len(class_names)} classes but its classifier has {num_classes}")
+    defaults = ClipInput()
+    clip_input = ClipInput(**{name: int(args.get(name, getattr(defaults, name))) for name in
+                              ("clip_len", "interval", "crop_size", "resize")})
+    return TrainedModel(model.to(device).eval(), class_names, clip_input, str(path))
