@@ -1,0 +1,134 @@
+"""ALOV300++: video frames with polygon annotations, indexed into pairs.
+
+On disk::
+
+    ALOV/images/<category>/<video>/00000001.jpg ...
+    ALOV/gt/<category>/<video>.ann
+
+Each ``.ann`` line is ``frame ax ay bx by cx cy dx dy``: a 1-based frame
+number and the four corners of a polygon. The box is the polygon's bounding
+box shifted to 0-based pixels (``x1 = min(ax, bx, cx, dx) - 1``, ...). About
+every fifth frame is annotated; a training pair is two consecutive
+annotations of a video.
+
+Validation holds out the last ``max(1, int(val_fraction * n))`` videos of each
+category (in sorted order, so the split is the same on every machine).
+"""
+
+import itertools
+import os
+from pathlib import Path
+
+from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder
+
+# Videos that overlap VOT 2014; the original leaves them out of training when
+# the tracker is to be evaluated on VOT.
+VOT_OVERLAP = (
+    "01-Light_video00016", "01-Light_video00022", "01-Light_video00023",
+    "02-SurfaceCover_video00012", "03-Specularity_video00003",
+    "03-Specularity_video00012", "10-LowContrast_video00013",
+)
+SPLITS = ("train", "val", "all")
+
+
+def parse_ann_file(path: Path) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """``(frame_index, box)`` per annotation, sorted by frame; frame_index is
+    0-based. A malformed line raises DataError naming file, line and text."""
+    annotations = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            fields = text.split()
+            try:
+                if len(fields) != 9:
+                    raise ValueError
+                frame = int(float(fields[0]))
+                if frame != float(fields[0]) or frame < 1:
+                    raise ValueError
+                xs = [float(v) for v in fields[1::2]]
+                ys = [float(v) for v in fields[2::2]]
+            except ValueError:
+                raise DataError(
+                    f"{path}:{line_number}: expected 'frame ax ay bx by cx cy dx dy' (a frame "
+                    f"number >= 1 and 8 numbers), got {text!r}"
+                ) from None
+            box = (min(xs) - 1.0, min(ys) - 1.0, max(xs) - 1.0, max(ys) - 1.0)
+            annotations.append((frame - 1, box, line_number))
+    annotations.sort(key=lambda item: item[0])
+    for (frame_a, _, line_a), (frame_b, _, line_b) in itertools.pairwise(annotations):
+        if frame_a == frame_b:
+            raise DataError(f"{path}:{line_b}: frame {frame_b + 1} is annotated twice (also line {line_a})")
+    return [(frame, box) for frame, box, _ in annotations]
+
+
+def frame_name(frame_index: int) -> str:
+    return f"{frame_index + 1:08d}.jpg"
+
+
+def held_out_count(num_videos: int, val_fraction: float) -> int:
+    return max(1, int(val_fraction * num_videos))
+
+
+def select_videos(ann_files: list[Path], split: str, val_fraction: float) -> list[Path]:
+    if split == "all":
+        return ann_files
+    num_train = len(ann_files) - held_out_count(len(ann_files), val_fraction)
+    return ann_files[:num_train] if split == "train" else ann_files[num_train:]
+
+
+def load_alov(root, split: str = "train", val_fraction: float = 0.005,
+              exclude: tuple[str, ...] = (), skip_bad: bool = False) -> tuple[PairTable, LoadReport]:
+    """Index ``root`` (the folder holding ``images/`` and ``gt/``).
+
+    A video without two consecutive usable annotations and a category
+    without videos are skipped and counted in the report. A missing frame
+    image raises DataError, or with ``skip_bad`` drops that annotation and
+    the pairs it belongs to (counted).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    root = Path(root)
+    gt_dir, images_dir = root / "gt", root / "images"
+    for folder in (gt_dir, images_dir):
+        if not folder.is_dir():
+            raise DataError(f"ALOV folder {folder} does not exist; expected {root}/images/<category>/"
+                            f"<video>/00000001.jpg and {root}/gt/<category>/<video>.ann")
+    report = LoadReport("ALOV", split)
+    table = PairTableBuilder("alov")
+    for category in sorted(entry.name for entry in os.scandir(gt_dir) if entry.is_dir()):
+        ann_files = sorted(path for path in (gt_dir / category).glob("*.ann") if path.stem not in exclude)
+        if not ann_files:
+            report.skip("categories without .ann files", category)
+            continue
+        for ann_file in select_videos(ann_files, split, val_fraction):
+            report.groups += 1
+            _add_video(table, report, ann_file, images_dir / category / ann_file.stem, skip_bad)
+    result = table.build()
+    report.pairs = len(result)
+    return result, report
+
+
+def _add_video(table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path,
+               skip_bad: bool) -> None:
+    annotations = parse_ann_file(ann_file)
+    report.items += len(annotations)
+    frames = set(os.listdir(video_dir)) if video_dir.is_dir() else set()
+    entries = []
+    for frame, box in annotations:
+        path = video_dir / frame_name(frame)
+        if frame_name(frame) in frames:
+            entries.append((str(path), box))
+            continue
+        if not skip_bad:
+            raise DataError(f"{ann_file}: frame {frame + 1} is annotated but its image {path} "
+                            "does not exist (use --skip_bad to skip such annotations)")
+        report.skip("annotations whose frame image is missing", str(path))
+        entries.append(None)
+    pairs = [(a, b) for a, b in itertools.pairwise(entries) if a is not None and b is not None]
+    if not pairs:
+        report.skip("videos without a pair of consecutive usable annotations", str(ann_file))
+        return
+    for (prev_path, prev_box), (curr_path, curr_box) in pairs:
+        table.add(prev_path, prev_box, curr_path, curr_box)

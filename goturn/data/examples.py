@@ -1,0 +1,84 @@
+"""Training examples of one pair: the heart of GOTURN's training.
+
+Per pair (previous frame + box, current frame + box), following the Caffe
+original's ``ExampleGenerator``:
+
+- target: the previous frame cropped with context around the previous box,
+  shared by all examples of the pair;
+- example 0 (the true one): the current frame cropped around the previous
+  box, i.e. where a tracker would search; label = the current box in that
+  crop's units (0..10 when it lies inside);
+- examples 1..n (``generated``, 10 by default): the current frame cropped
+  around a randomly moved copy of the current box (motion.py); label = the
+  current box in that crop's units.
+
+Each image of a pair is decoded once (a DET object's two frames are one
+image), pixels stay uint8 BGR, and every crop is one resize written straight
+into the caller's buffer.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from goturn.data.crops import box_to_crop_units, crop_with_context
+from goturn.data.motion import MotionModel, sample_moved_boxes
+from goturn.data.records import DataError, PairTable
+
+
+@dataclass
+class PairImages:
+    prev_image: np.ndarray
+    prev_box: np.ndarray
+    curr_image: np.ndarray
+    curr_box: np.ndarray
+
+
+def read_image(path: str) -> np.ndarray:
+    """H x W x 3 uint8 BGR (grey images are expanded to 3 channels)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"cannot read image {path}: missing, unreadable or not an image")
+    return image
+
+
+def _fit_box(box: np.ndarray, annotated_size: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Rescale a box annotated on ``annotated_size`` to the decoded image."""
+    width, height = int(annotated_size[0]), int(annotated_size[1])
+    if width <= 0 or (image.shape[1] == width and image.shape[0] == height):
+        return box
+    scale_x, scale_y = image.shape[1] / width, image.shape[0] / height
+    return box * np.array([scale_x, scale_y, scale_x, scale_y])
+
+
+def load_pair(table: PairTable, index: int) -> PairImages:
+    prev_id, curr_id = int(table.prev_image[index]), int(table.curr_image[index])
+    prev_image = read_image(table.paths[prev_id])
+    curr_image = prev_image if curr_id == prev_id else read_image(table.paths[curr_id])
+    size = table.annotated_size[index]
+    return PairImages(prev_image, _fit_box(table.prev_box[index], size, prev_image),
+                      curr_image, _fit_box(table.curr_box[index], size, curr_image))
+
+
+def search_boxes(pair: PairImages, generated: int, rng: np.random.Generator,
+                 motion: MotionModel) -> np.ndarray:
+    """The boxes the search crops are centred on: the previous box for the
+    true example, then ``generated`` moved copies of the current box."""
+    height, width = pair.curr_image.shape[:2]
+    moved = sample_moved_boxes(pair.curr_box, width, height, generated, rng, motion)
+    return np.concatenate([pair.prev_box[None, :], moved])
+
+
+def make_examples(pair: PairImages, centres: np.ndarray, search_out: np.ndarray,
+                  target_out: np.ndarray | None = None) -> np.ndarray:
+    """Crop the search regions around ``centres`` into ``search_out``
+    (len(centres) x 227 x 227 x 3) and, if given, the target into
+    ``target_out``; returns the labels, float32 (len(centres), 4)."""
+    if target_out is not None:
+        crop_with_context(pair.prev_image, pair.prev_box, target_out)
+    labels = np.empty((len(centres), 4), np.float32)
+    for k, centre in enumerate(centres):
+        _, geometry = crop_with_context(pair.curr_image, centre, search_out[k])
+        labels[k] = box_to_crop_units(pair.curr_box, geometry)
+    return labels

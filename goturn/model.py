@@ -1,0 +1,115 @@
+"""The GOTURN network: two CaffeNet feature towers and a regression head.
+
+The target crop (previous frame) and the search crop (current frame) go
+through separate towers of the same architecture (no shared weights); their
+256 x 6 x 6 features are concatenated, target first, and four fully
+connected layers regress the object's box in the search crop, (x1, y1, x2, y2)
+in units where the crop is 10 x 10. Inputs are 227 x 227 BGR images minus the
+CaffeNet mean, not divided by 255 (``goturn.data.crops.to_network_input``).
+
+Layer names follow the Caffe prototxt (conv1..conv5; fc6, fc7, fc7b, fc8 for
+the original's fc6-new, fc7-new, fc7-newb, fc8-shapes), so a state dict reads
+like the original model. 113,748,740 parameters.
+"""
+
+import itertools
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+FEATURES = 256 * 6 * 6
+HIDDEN = 4096
+CONV_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+FC_NAMES = ("fc6", "fc7", "fc7b", "fc8")
+
+
+def caffenet_features() -> nn.Sequential:
+    """CaffeNet's convolutional part (ReLU -> pool -> LRN, Caffe's order)."""
+    def lrn():
+        return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),
+        ("relu1", nn.ReLU(inplace=True)),
+        ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
+        ("norm1", lrn()),
+        ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2)),
+        ("relu2", nn.ReLU(inplace=True)),
+        ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
+        ("norm2", lrn()),
+        ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
+        ("relu3", nn.ReLU(inplace=True)),
+        ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2)),
+        ("relu4", nn.ReLU(inplace=True)),
+        ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2)),
+        ("relu5", nn.ReLU(inplace=True)),
+        ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
+    ]))
+
+
+def regression_head(dropout: float = 0.5) -> nn.Sequential:
+    layers = OrderedDict()
+    sizes = (2 * FEATURES, HIDDEN, HIDDEN, HIDDEN)
+    for name, (n_in, n_out) in zip(FC_NAMES[:-1], itertools.pairwise(sizes)):
+        layers[name] = nn.Linear(n_in, n_out)
+        layers[f"relu_{name}"] = nn.ReLU(inplace=True)
+        layers[f"drop_{name}"] = nn.Dropout(dropout)
+    layers[FC_NAMES[-1]] = nn.Linear(HIDDEN, 4)
+    return nn.Sequential(layers)
+
+
+class GoturnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.target_features = caffenet_features()
+        self.search_features = caffenet_features()
+        self.regressor = regression_head()
+        init_caffe_(self)
+
+    def forward(self, target: torch.Tensor, search: torch.Tensor,
+                target_index: torch.Tensor | None = None) -> torch.Tensor:
+        """``target`` N x 3 x 227 x 227 (or M unique targets with
+        ``target_index`` of length N saying which one each example uses: the
+        11 examples of a pair share one target, so its tower runs once per
+        pair instead of once per example), ``search`` N x 3 x 227 x 227.
+        Returns N x 4 boxes in crop units."""
+        target_codes = self.target_features(target).flatten(1)
+        if target_index is not None:
+            target_codes = target_codes.index_select(0, target_index)
+        search_codes = self.search_features(search).flatten(1)
+        return self.regressor(torch.cat((target_codes, search_codes), dim=1))
+
+    def feature_towers(self) -> list[nn.Module]:
+        return [self.target_features, self.search_features]
+
+    def freeze_features(self, frozen: bool = True) -> None:
+        """Frozen towers get no gradients at all (no graph is recorded for
+        them), not merely a zero learning rate."""
+        for tower in self.feature_towers():
+            tower.requires_grad_(not frozen)
+
+    def features_frozen(self) -> bool:
+        return not any(p.requires_grad for tower in self.feature_towers() for p in tower.parameters())
+
+
+@torch.no_grad()
+def init_caffe_(model: GoturnNet) -> None:
+    """Caffe's fillers from the GOTURN prototxt: hidden FC weights
+    N(0, 0.005) with bias 1, the last FC N(0, 0.01) with bias 0. The towers
+    get CaffeNet's own fillers (N(0, 0.01); bias 1 for conv2, conv4, conv5,
+    else 0), used only when no pretrained weights are loaded."""
+    for tower in model.feature_towers():
+        for name in CONV_NAMES:
+            conv = getattr(tower, name)
+            nn.init.normal_(conv.weight, 0.0, 0.01)
+            nn.init.constant_(conv.bias, 1.0 if name in ("conv2", "conv4", "conv5") else 0.0)
+    for name in FC_NAMES:
+        fc = getattr(model.regressor, name)
+        last = name == FC_NAMES[-1]
+        nn.init.normal_(fc.weight, 0.0, 0.01 if last else 0.005)
+        nn.init.constant_(fc.bias, 0.0 if last else 1.0)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

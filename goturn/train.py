@@ -1,0 +1,322 @@
+"""Train GOTURN on ALOV300++ and ImageNet DET (the Caffe original's recipe).
+
+    python -m goturn.train --data_path dataset/        # 1 device
+    torchrun --nproc_per_node 8 -m goturn.train --data_path dataset/
+
+``--data_path`` holds ``ALOV/`` and ``ILSVRC2014_Det/`` (see README). Each
+step takes ``--batch_size`` examples per device (50, the original's batch):
+DET and ALOV 1:1, 11 examples per pair, leftovers carried (data/batches.py).
+The loss is the L1 distance summed over the batch and the 4 coordinates;
+the solver is Caffe's SGD with GOTURN's per-layer multipliers (solver.py).
+With pretrained CaffeNet weights the conv towers are frozen (no gradients
+are computed for them); without, they are trained too.
+
+Validation uses a fixed set of generated examples from the held-out videos
+and folders, seeded independently of ``--seed``, and reports the loss as the
+seed did (summed L1 per 50-example batch) and as mean L1 per coordinate.
+"""
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from common import distributed
+from common.checkpoint import resolve_resume
+from common.cli import add_bool_flag, add_runtime_args, str2bool
+from common.device import synchronize
+from common.errors import run_cli
+from common.logs import ProgressLogger, ThroughputMeter
+from common.runtime import setup_runtime
+from common.summary import write_result
+from goturn.data.alov import VOT_OVERLAP, load_alov
+from goturn.data.batches import ExampleStream, StreamBatches, make_loader
+from goturn.data.crops import to_network_input
+from goturn.data.imagenet_det import load_imagenet_det
+from goturn.data.motion import MotionModel
+from goturn.model import GoturnNet
+from goturn.solver import base_lr, build_solver
+from goturn.weights import load_pretrained
+
+# The validation set does not change with --seed, so runs compare.
+VAL_SEED = 20160917
+# Validation batches always hold 50 examples: the seed's loss is per 50.
+VAL_BATCH = 50
+DEFAULT_CAFFENET = Path(__file__).resolve().parent / "pretrained" / "caffenet_weights.npy"
+
+
+def load_data(args, rt):
+    """Index both sources, then build the training batches (this rank's
+    share) and the fixed validation batches."""
+    alov_root = Path(args.alov_path or Path(args.data_path) / "ALOV")
+    det_root = Path(args.imagenet_path or Path(args.data_path) / "ILSVRC2014_Det")
+    exclude = VOT_OVERLAP if args.exclude_vot_overlap else ()
+    tables = {}
+    for split in ("train", "val"):
+        det, det_report = load_imagenet_det(det_root, split, args.val_fraction, args.skip_bad)
+        alov, alov_report = load_alov(alov_root, split, args.val_fraction, exclude, args.skip_bad)
+        for report in (det_report, alov_report):
+            rt.log.info(report.summary())
+            for example in report.examples:
+                rt.log.info(f"  e.g. {example}")
+        tables[split] = [det, alov]
+
+    motion = MotionModel(args.lamda_shift, args.lamda_scale, args.min_scale, args.max_scale)
+    train_stream = ExampleStream(tables["train"], args.batch_size, args.seed, args.examples_per_pair,
+                                 motion, args.skip_bad)
+    train_batches = StreamBatches(train_stream, rt.rank, rt.world_size)
+    loader, sampler = make_loader(train_batches, args.workers, pin_memory=rt.device.type == "cuda")
+    rt.log.info(f"training stream: {train_stream.units_per_epoch} pairs/objects per epoch x "
+                f"{train_stream.examples_per_unit} examples = {train_stream.batches_per_epoch} batches of "
+                f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es)")
+
+    val_loader = None
+    if args.val_batches > 0 and any(len(table) for table in tables["val"]):
+        val_stream = ExampleStream(tables["val"], VAL_BATCH, VAL_SEED, args.examples_per_pair, motion,
+                                   args.skip_bad)
+        num_val = min(args.val_batches, val_stream.batches_per_epoch)
+        keys = [(0, index) for index in range(rt.rank, num_val, rt.world_size)]
+        val_loader = torch.utils.data.DataLoader(StreamBatches(val_stream), batch_size=None, sampler=keys,
+                                                 num_workers=min(args.workers, len(keys)))
+        rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
+    elif args.val_batches > 0:
+        rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")
+    return loader, sampler, val_loader
+
+
+def to_device(batch: dict, device: torch.device, channels_last: bool):
+    non_blocking = device.type == "cuda"
+    target = to_network_input(batch["target"].to(device, non_blocking=non_blocking))
+    search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
+    if not channels_last:
+        target, search = target.contiguous(), search.contiguous()
+    return (target, search, batch["target_index"].to(device, non_blocking=non_blocking),
+            batch["label"].to(device, non_blocking=non_blocking))
+
+
+def l1_sum(prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Caffe's L1 loss with ASUM reduction: summed over examples and coordinates."""
+    return (prediction.float() - label).abs().sum()
+
+
+def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step):
+    """Run the steps of ``state['epoch']`` from ``state['step_in_epoch']``.
+    ``on_step`` decides after each step whether to stop early (returns a
+    reason) and does periodic work (validation, checkpoints)."""
+    model.train()
+    progress = ProgressLogger(rt.log, total=state["steps_per_epoch"], print_freq=args.print_freq,
+                              desc=f"epoch {state['epoch'] + 1}/{args.epochs}", enabled=rt.is_main)
+    step_end = time.perf_counter()
+    for batch in loader:
+        data_seconds = time.perf_counter() - step_end
+        target, search, target_index, label = to_device(batch, rt.device, args.channels_last)
+        with rt.autocast():
+            prediction = model(target, search, target_index)
+        loss = l1_sum(prediction, label)
+        rt.check_finite(loss, state["step"] + 1)
+        optimizer.zero_grad(set_to_none=True)
+        rt.backward_and_step(loss, optimizer)
+        lr_scheduler.step()
+        loss_value = loss.item()
+        synchronize(rt.device)
+        state["step"] += 1
+        state["step_in_epoch"] += 1
+        state["last_loss"] = loss_value
+        state["skipped_samples"] += int(batch["skipped"])
+        step_seconds = time.perf_counter() - step_end
+        meter.update(args.batch_size * rt.world_size, step_seconds, data_seconds)
+        rt.record_loss(state["step"], loss_value)
+        rt.tensorboard.add_scalar("train/loss", loss_value, state["step"])
+        rt.tensorboard.add_scalar("train/base_lr", base_lr(optimizer), state["step"])
+        progress.update(state["step_in_epoch"], loss=loss_value, lr=base_lr(optimizer),
+                        ex_per_s=args.batch_size * rt.world_size / step_seconds,
+                        data_wait=data_seconds / step_seconds)
+        reason = on_step()
+        step_end = time.perf_counter()
+        if reason:
+            progress.close()
+            return reason
+    progress.close()
+    return None
+
+
+@torch.no_grad()
+def evaluate(model, val_loader, rt) -> dict[str, float]:
+    """Loss on the fixed validation batches, summed over ranks: ``loss`` is
+    the summed L1 per 50 examples (the seed's val-loss), ``l1_per_coordinate``
+    the mean absolute error of one coordinate in crop units (0..10)."""
+    model.eval()
+    totals = torch.zeros(2, dtype=torch.float64)
+    for batch in val_loader:
+        target, search, target_index, label = to_device(batch, rt.device, True)
+        with rt.autocast():
+            prediction = model(target, search, target_index)
+        totals[0] += l1_sum(prediction, label).item()
+        totals[1] += len(label)
+    distributed.all_reduce_sum(totals)
+    model.train()
+    total, count = totals.tolist()
+    if count == 0:
+        return {"loss": math.nan, "l1_per_coordinate": math.nan}
+    return {"loss": total / count * VAL_BATCH, "l1_per_coordinate": total / (count * 4)}
+
+
+def build_model(args, rt) -> GoturnNet:
+    model = GoturnNet()
+    pretrained = args.pretrained_model
+    if pretrained == "auto":
+        pretrained = str(DEFAULT_CAFFENET) if DEFAULT_CAFFENET.is_file() else "none"
+    if pretrained.lower() != "none":
+        kind = load_pretrained(model, pretrained)
+        rt.log.info(f"loaded {kind} weights from {pretrained}")
+    freeze = args.freeze_convs if args.freeze_convs is not None else pretrained.lower() != "none"
+    model.freeze_features(freeze)
+    rt.log.info("conv towers " + ("frozen (no gradients computed)" if freeze else
+                                  "trained (no pretrained weights" + (")" if pretrained == "none" else
+                                                                      ", --freeze_convs false)")))
+    model = model.to(rt.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def main(args):
+    rt = setup_runtime(args)
+    loader, sampler, val_loader = load_data(args, rt)
+    model = build_model(args, rt)
+    optimizer, lr_scheduler = build_solver(model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma,
+                                           fused=True if rt.device.type in ("cpu", "cuda") else None)
+    model_without_ddp = model
+    model = rt.wrap_model(model)
+
+    state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "last_loss": math.nan, "skipped_samples": 0,
+             "steps_per_epoch": len(loader.dataset)}
+    val = {"loss": math.nan, "l1_per_coordinate": math.nan}
+    checkpoint = resolve_resume(args.resume, args.output_dir)
+    if checkpoint:
+        saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
+        state.update(epoch=saved["epoch"], step=saved["step"], step_in_epoch=saved["step_in_epoch"],
+                     last_loss=saved.get("last_loss", math.nan))
+        val = saved.get("val", val)
+    elif val_loader is not None:
+        val = evaluate(model, val_loader, rt)
+        log_validation(rt, val, state["step"])
+
+    def save():
+        rt.save_checkpoint(rt.training_state(
+            model_without_ddp, optimizer, lr_scheduler, epoch=state["epoch"], step=state["step"],
+            step_in_epoch=state["step_in_epoch"], last_loss=state["last_loss"], val=val))
+
+    def on_step():
+        nonlocal val
+        if args.val_every and val_loader is not None and state["step"] % args.val_every == 0:
+            val = evaluate(model, val_loader, rt)
+            log_validation(rt, val, state["step"])
+        if args.save_every and state["step"] % args.save_every == 0:
+            save()
+        if rt.should_stop():
+            return "signal"
+        if args.max_steps and state["step"] >= args.max_steps:
+            return "max_steps"
+        return None
+
+    meter = ThroughputMeter(warmup_steps=5)
+    start = time.perf_counter()
+    reason = None
+    while state["epoch"] < args.epochs and reason is None:
+        if state["step_in_epoch"] >= state["steps_per_epoch"]:
+            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
+            continue
+        sampler.set_epoch(state["epoch"], state["step_in_epoch"])
+        reason = train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step)
+        if reason is None:
+            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
+        if reason != "signal" and val_loader is not None and not (
+                args.val_every and state["step"] % args.val_every == 0):
+            val = evaluate(model, val_loader, rt)
+            log_validation(rt, val, state["step"])
+        save()
+    if reason == "signal":
+        rt.log.warning(rt.resume_hint())
+        rt.finish()
+        return 0
+
+    seconds = time.perf_counter() - start
+    fps = meter.samples_per_sec
+    rt.log.info(f"done: {state['step']} steps in {seconds:.0f}s, {fps:.1f} examples/s "
+                f"({fps / (args.batch_size * rt.world_size):.3f} it/s), data wait "
+                f"{100 * meter.data_wait_fraction:.1f}% of step time, val loss {val['loss']:.4f}")
+    if state["skipped_samples"]:
+        rt.log.warning(f"{state['skipped_samples']} unreadable samples were replaced (--skip_bad)")
+    write_result(args.output_dir, network="GOTURN", batch_size=args.batch_size * rt.world_size,
+                 rank_size=rt.world_size, fps=fps, fps_unit="examples/s", accuracy=val["loss"],
+                 accuracy_name="val loss: summed L1 per 50 examples (lower is better)",
+                 loss=state["last_loss"], is_main=rt.is_main,
+                 extra={"it_per_s": fps / (args.batch_size * rt.world_size),
+                        "val_l1_per_coordinate": val["l1_per_coordinate"],
+                        "data_wait_fraction": meter.data_wait_fraction, "steps": state["step"]})
+    rt.finish()
+    return 0
+
+
+def log_validation(rt, val: dict, step: int) -> None:
+    rt.log.info(f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
+                f"{val['l1_per_coordinate']:.4f} per coordinate")
+    rt.tensorboard.add_scalar("val/loss", val["loss"], step)
+    rt.tensorboard.add_scalar("val/l1_per_coordinate", val["l1_per_coordinate"], step)
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(description="Train GOTURN on ALOV300++ and ImageNet DET.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data_path", required=True, help="folder holding ALOV/ and ILSVRC2014_Det/")
+    data.add_argument("--alov_path", default="", help="ALOV folder if not DATA_PATH/ALOV")
+    data.add_argument("--imagenet_path", default="", help="DET folder if not DATA_PATH/ILSVRC2014_Det")
+    data.add_argument("--val_fraction", type=float, default=0.005,
+                      help="held out: this share of the ALOV videos of each category (at least 1) "
+                           "and of the DET folders")
+    add_bool_flag(data, "--exclude_vot_overlap", default=False,
+                  help="leave out the 7 ALOV videos that are also in VOT 2014")
+    gen = parser.add_argument_group("example generator")
+    gen.add_argument("--examples_per_pair", type=int, default=10,
+                     help="synthetic examples per pair (kGeneratedExamplesPerImage), plus 1 true example")
+    gen.add_argument("--lamda_shift", type=float, default=5.0, help="Laplace rate of the shift")
+    gen.add_argument("--lamda_scale", type=float, default=15.0, help="Laplace rate of the scale change")
+    gen.add_argument("--min_scale", type=float, default=-0.4, help="lower clip of the scale change")
+    gen.add_argument("--max_scale", type=float, default=0.4, help="upper clip of the scale change")
+    model = parser.add_argument_group("model")
+    model.add_argument("--pretrained_model", default="auto",
+                       help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
+                            "'auto': goturn/pretrained/caffenet_weights.npy if present; 'none': train "
+                            "from scratch")
+    model.add_argument("--freeze_convs", type=bool_or_auto, default=None, metavar="auto|true|false",
+                       help="freeze the conv towers (auto: when pretrained weights are loaded)")
+    add_bool_flag(model, "--channels_last", default=True, help="channels-last memory layout for the convs")
+    solver = parser.add_argument_group("solver (Caffe SGD)")
+    solver.add_argument("--batch_size", type=int, default=50, help="examples per device per step")
+    solver.add_argument("--lr", type=float, default=1e-6,
+                        help="base learning rate (FC weights x10, biases x20)")
+    solver.add_argument("--momentum", type=float, default=0.9)
+    solver.add_argument("--wd", type=float, default=5e-4, help="weight decay (FC weights only)")
+    solver.add_argument("--lr_step", type=int, default=100000, help="iterations between lr x gamma")
+    solver.add_argument("--gamma", type=float, default=0.1)
+    solver.add_argument("--epochs", type=int, default=20)
+    solver.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    evaluation = parser.add_argument_group("validation")
+    evaluation.add_argument("--val_batches", type=int, default=100,
+                            help="fixed validation batches of 50 examples (0: no validation)")
+    evaluation.add_argument("--val_every", type=int, default=0,
+                            help="also validate every N steps (0: at the start and after each epoch)")
+    add_runtime_args(parser)
+    return parser
+
+
+def bool_or_auto(text: str) -> bool | None:
+    return None if text.strip().lower() == "auto" else str2bool(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))
