@@ -1,0 +1,1 @@
+"""GloRe data: list parsing -> records, clip sampling, frame reading, clip augmentation, datasets."""

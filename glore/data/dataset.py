@@ -1,0 +1,96 @@
+"""The training dataset: a record (frames folder or video) -> sampled frames -> augmented clip.
+
+Items are integer tensors 3 x T x S x S (see glore.data.transforms); `collate_clips` batches them
+into a dict and drops the videos skipped as unreadable under --skip_bad, keeping their messages
+so the training process can count and report them.
+"""
+
+import ctypes
+import ctypes.util
+
+import cv2
+import numpy as np
+import torch
+
+from common.seeding import derive_seed, seed_worker
+from glore.data.errors import DataError
+from glore.data.frames import open_frames
+from glore.data.lists import VideoRecord
+from glore.data.sampling import train_clip_indices
+from glore.data.transforms import TrainTransform
+
+
+class TrainClips(torch.utils.data.Dataset):
+    """One random clip per video per epoch. Keys are (epoch, index) from `TrainBatchSampler`; every random
+    draw (clip start, augmentation, pixel noise) comes from `derive_seed(seed, epoch, index)`."""
+
+    def __init__(
+        self,
+        records: list[VideoRecord],
+        transform: TrainTransform,
+        seed: int,
+        clip_len: int = 8,
+        interval: int = 8,
+        skip_bad: bool = False,
+    ):
+        self.records = records
+        self.transform = transform
+        self.seed = seed
+        self.clip_len = clip_len
+        self.interval = interval
+        self.skip_bad = skip_bad
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        record = self.records[index]
+        rng = np.random.default_rng(derive_seed(self.seed, epoch, index))
+        try:
+            with open_frames(record.path, record.num_frames) as source:
+                frames = source.read(train_clip_indices(source.num_frames, rng, self.clip_len, self.interval))
+        except DataError as error:
+            if not self.skip_bad:
+                raise
+            return {"skipped": str(error)}
+        return {"clips": self.transform(frames, rng), "label": record.label, "index": index}
+
+
+def collate_clips(items: list[dict]) -> dict:
+    """Batch the readable items; unreadable ones (only under --skip_bad) leave their message."""
+    good = [item for item in items if "skipped" not in item]
+    return {
+        "clips": torch.stack([item["clips"] for item in good]) if good else None,
+        "labels": torch.tensor([item["label"] for item in good], dtype=torch.int64),
+        "indices": torch.tensor([item["index"] for item in good], dtype=torch.int64),
+        "skipped": [item["skipped"] for item in items if "skipped" in item],
+    }
+
+
+def loader_worker_init(worker_id: int) -> None:
+    """Per loader worker: distinct global random streams (unused by our pipeline, but third-party
+    code may draw), single-threaded OpenCV (the workers are the parallelism) and an allocator that
+    keeps freed memory."""
+    seed_worker(worker_id)
+    cv2.setNumThreads(1)
+    keep_freed_memory()
+
+
+def keep_freed_memory() -> None:
+    """Stop glibc from returning large freed buffers to the OS after every clip.
+
+    Each clip allocates a few MB of frame and pixel buffers; by default glibc maps them fresh and
+    unmaps them on free, so every clip pays ~1,500 page faults (about a third of its loading time
+    here). Keeping them mapped makes the next clip reuse the same pages. No-op off glibc.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    try:
+        mallopt = ctypes.CDLL(libc_name).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum
+    mallopt(m_trim_threshold, 256 << 20)

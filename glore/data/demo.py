@@ -1,0 +1,187 @@
+"""A small synthetic UCF-101 look-alike whose classes differ only in motion.
+
+    python -m glore.data.demo --out dataset/glore_demo
+
+Each video shows a random irregular polygon on a random textured background; only the way it
+moves tells the class: direction (DriftLeft / DriftRight), rotation sense (SpinClockwise /
+SpinCounterClockwise), speed (RiseSlow / RiseFast) and growth (Grow / Shrink). A single frame
+cannot separate them, a clip can. The data set is written in the real layout: XVID-style .avi
+videos named v_Class_gXX_cYY.avi, the official classInd.txt / trainlist01.txt / testlist01.txt
+(test = groups 1-2, like UCF-101's group-wise splits), then `glore.data.prepare` extracts the
+rawframes and writes the mmaction2 lists, exactly as for the real data.
+"""
+
+import argparse
+import math
+import os
+import shutil
+import time
+
+import av
+import cv2
+import numpy as np
+
+from common.errors import run_cli
+from glore.data.prepare import prepare
+
+CLASSES = (
+    "DriftLeft",
+    "DriftRight",
+    "SpinClockwise",
+    "SpinCounterClockwise",
+    "RiseSlow",
+    "RiseFast",
+    "Grow",
+    "Shrink",
+)
+
+
+def write_video(path: str, frames: np.ndarray, fps: int = 25) -> None:
+    """Write RGB frames T x H x W x 3 as an MPEG-4 part 2 (XVID-tagged) .avi, like UCF-101's."""
+    with av.open(path, "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_tag = "XVID"
+        stream.bit_rate = 600_000
+        stream.codec_context.gop_size = 12
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _background(rng, height, width):
+    """Smooth random texture around a random colour (static: it carries no motion)."""
+    base = rng.uniform(40, 215, size=3)
+    texture = cv2.resize(
+        rng.uniform(-30, 30, size=(6, 8, 3)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    return np.clip(base + texture, 0, 255).astype(np.uint8), base
+
+
+def _polygon(rng):
+    """An irregular polygon (no rotational symmetry, so its rotation sense is visible)."""
+    corners = int(rng.integers(4, 7))
+    # Corners spread around the circle (no slivers), at irregular angles and radii.
+    angles = (np.arange(corners) + rng.uniform(-0.3, 0.3, corners)) * 2 * math.pi / corners
+    radii = rng.uniform(0.45, 1.0, corners)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+def _motion(name, rng, num_frames, height, width, radius):
+    """Per-frame centre (x, y), angle (radians) and scale of the object for one class."""
+    t = np.arange(num_frames, dtype=np.float64)
+    x = np.full(num_frames, width / 2 + rng.uniform(-0.15, 0.15) * width)
+    y = np.full(num_frames, height / 2 + rng.uniform(-0.15, 0.15) * height)
+    angle = np.full(num_frames, rng.uniform(0, 2 * math.pi))
+    scale = np.ones(num_frames)
+    centre_t = t - (num_frames - 1) / 2
+    if name in ("DriftLeft", "DriftRight"):
+        speed = rng.uniform(0.6, 1.0) * (-1 if name == "DriftLeft" else 1)
+        x = width / 2 + speed * centre_t
+    elif name in ("SpinClockwise", "SpinCounterClockwise"):
+        # Image y points down, so a growing angle turns clockwise on screen.
+        omega = math.radians(rng.uniform(4, 7)) * (1 if name == "SpinClockwise" else -1)
+        angle = angle + omega * t
+    elif name in ("RiseSlow", "RiseFast"):
+        speed = rng.uniform(0.2, 0.35) if name == "RiseSlow" else rng.uniform(0.9, 1.2)
+        y = height / 2 - speed * centre_t
+    else:
+        rate = math.log(rng.uniform(2.0, 2.6)) / num_frames * (1 if name == "Grow" else -1)
+        scale = np.exp(rate * centre_t)
+    return x, y, angle, scale * radius
+
+
+def render_video(name, rng, background, base_colour, num_frames=64, height=96, width=128):
+    shape = _polygon(rng)
+    colour = (base_colour + rng.choice([-1, 1], 3) * rng.uniform(60, 110, 3)) % 256  # far from the background
+    radius = rng.uniform(0.15, 0.22) * height
+    x, y, angle, size = _motion(name, rng, num_frames, height, width, radius)
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for i in range(num_frames):
+        c, s = math.cos(angle[i]), math.sin(angle[i])
+        points = shape @ np.array([[c, s], [-s, c]]) * size[i] + (x[i], y[i])
+        frame = background.copy()
+        cv2.fillPoly(frame, [np.round(points * 16).astype(np.int32)], colour.tolist(), cv2.LINE_AA, shift=4)
+        frames[i] = frame
+    noise = rng.integers(-6, 7, size=frames.shape, dtype=np.int16)  # sensor noise, independent per frame
+    return np.clip(frames + noise, 0, 255).astype(np.uint8)
+
+
+def generate(
+    out: str,
+    groups: int = 8,
+    clips_per_group: int = 5,
+    test_groups: int = 2,
+    num_frames: int = 64,
+    height: int = 96,
+    width: int = 128,
+    seed: int = 0,
+    workers: int = 2,
+    log=print,
+) -> str:
+    """Write the demo data set to `out` (via `out`.tmp, renamed when complete); returns `out`/ucf101."""
+    temp = f"{out.rstrip(os.sep)}.tmp"
+    shutil.rmtree(temp, ignore_errors=True)
+    root = os.path.join(temp, "ucf101")
+    videos, annotations = os.path.join(root, "videos"), os.path.join(root, "annotations")
+    os.makedirs(annotations)
+    train_lines, test_lines = [], []
+    for label, name in enumerate(CLASSES):
+        os.makedirs(os.path.join(videos, name))
+        for group in range(1, groups + 1):
+            group_rng = np.random.default_rng([seed, label, group])
+            background, base = _background(group_rng, height, width)  # one "scene" per group, as in UCF-101
+            for clip in range(1, clips_per_group + 1):
+                relative = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
+                rng = np.random.default_rng([seed, label, group, clip])
+                write_video(
+                    os.path.join(videos, relative),
+                    render_video(name, rng, background, base, num_frames, height, width),
+                )
+                if group <= test_groups:
+                    test_lines.append(relative)
+                else:
+                    train_lines.append(f"{relative} {label + 1}")
+    with open(os.path.join(annotations, "classInd.txt"), "w") as handle:
+        handle.writelines(f"{i + 1} {name}\n" for i, name in enumerate(CLASSES))
+    with open(os.path.join(annotations, "trainlist01.txt"), "w") as handle:
+        handle.writelines(line + "\n" for line in train_lines)
+    with open(os.path.join(annotations, "testlist01.txt"), "w") as handle:
+        handle.writelines(line + "\n" for line in test_lines)
+    prepare(videos, annotations, root, splits=(1,), workers=workers, log=log)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(temp, out)
+    return os.path.join(out, "ucf101")
+
+
+def main(args) -> None:
+    start = time.perf_counter()
+    root = generate(
+        args.out,
+        groups=args.groups,
+        clips_per_group=args.clips_per_group,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    print(f"GloRe demo data: {len(CLASSES)} classes in {root} ({time.perf_counter() - start:.1f} s)")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Write the synthetic GloRe demo data set (UCF-101 layout).")
+    parser.add_argument("--out", required=True, help="output folder, e.g. dataset/glore_demo")
+    parser.add_argument(
+        "--groups", type=int, default=8, help="groups per class (groups 1-2 are the test split)"
+    )
+    parser.add_argument("--clips_per_group", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2, help="frame extraction processes")
+    return parser
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,166 @@
+"""Read the frames of a clip, as one uint8 array T x H x W x 3 (RGB).
+
+Two sources share one interface (`num_frames`, `read(indices)`), used by training, evaluation
+and prediction alike:
+- `RawFrames`: a folder of extracted JPEGs `img_00001.jpg`, ... (1-based; `flow_x_*`/`flow_y_*`
+  beside them are ignored);
+- `VideoFile`: a video decoded with PyAV, seeking once per clip to the key frame before the first
+  wanted frame and decoding forward, instead of seeking once per frame.
+Each distinct frame of a clip is decoded once, even when a looped clip repeats it.
+"""
+
+import os
+
+import av
+import cv2
+import numpy as np
+
+from glore.data.errors import DataError
+
+FRAME_TEMPLATE = "img_{:05d}.jpg"
+FRAME_PREFIX, FRAME_SUFFIX = "img_", ".jpg"
+
+
+def count_rawframes(frame_dir: str) -> int:
+    try:
+        names = os.listdir(frame_dir)
+    except OSError as error:
+        raise DataError(f"cannot list frames folder {frame_dir}: {error.strerror or error}") from error
+    count = sum(1 for n in names if n.startswith(FRAME_PREFIX) and n.endswith(FRAME_SUFFIX))
+    if count == 0:
+        raise DataError(f"frames folder {frame_dir} holds no {FRAME_TEMPLATE.format(1)}-style frames")
+    return count
+
+
+class RawFrames:
+    def __init__(self, frame_dir: str, num_frames: int | None = None):
+        self.path = frame_dir
+        self.num_frames = num_frames if num_frames is not None else count_rawframes(frame_dir)
+
+    def read(self, indices) -> np.ndarray:
+        unique, inverse = np.unique(np.asarray(indices), return_inverse=True)
+        decoded = None
+        for slot, index in enumerate(unique):
+            path = os.path.join(self.path, FRAME_TEMPLATE.format(int(index) + 1))
+            # Decode straight to RGB, into the clip buffer once its frame size is known.
+            image = (
+                cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+                if decoded is None
+                else cv2.imread(path, decoded[slot], cv2.IMREAD_COLOR_RGB)
+            )
+            if image is None or image.size == 0:
+                reason = "is unreadable or corrupt" if os.path.exists(path) else "is missing"
+                raise DataError(
+                    f"frame {path} {reason} (the video has {self.num_frames} frames according to its list)"
+                )
+            if decoded is None:
+                decoded = np.empty((len(unique), *image.shape), np.uint8)
+                decoded[0] = image
+            elif image.shape != decoded.shape[1:]:
+                raise DataError(
+                    f"frame {path} is {image.shape[1]}x{image.shape[0]}, the clip's first frame "
+                    f"is {decoded.shape[2]}x{decoded.shape[1]}"
+                )
+        return decoded[inverse] if len(unique) < len(inverse) else decoded
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class VideoFile:
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self._container = av.open(path)
+        except (OSError, av.FFmpegError) as error:
+            reason = "is missing" if not os.path.exists(path) else f"cannot be opened ({error})"
+            raise DataError(f"video {path} {reason}") from error
+        if not self._container.streams.video:
+            self._container.close()
+            raise DataError(f"video {path} has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_count = 1  # parallelism comes from loader workers, one core each
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        if not rate:
+            self._container.close()
+            raise DataError(f"video {path} has no frame rate")
+        self._fps = float(rate)
+        self._time_base = float(self._stream.time_base)
+        self._start_pts = self._stream.start_time or 0
+        self.num_frames = self._count_frames()
+
+    def _count_frames(self) -> int:
+        if self._stream.frames > 0:
+            return int(self._stream.frames)
+        if self._stream.duration:
+            return max(1, round(self._stream.duration * self._time_base * self._fps))
+        # No header count (some containers): count packets once.
+        count = sum(1 for packet in self._container.demux(self._stream) if packet.size)
+        self._container.seek(0, stream=self._stream)
+        if count == 0:
+            raise DataError(f"video {self.path} holds no frames")
+        return count
+
+    def _frame_index(self, frame) -> int:
+        return round((frame.pts - self._start_pts) * self._time_base * self._fps)
+
+    def read(self, indices) -> np.ndarray:
+        indices = np.asarray(indices)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        first, last = int(unique[0]), int(unique[-1])
+        wanted = {int(i) for i in unique}
+        decoded: dict[int, np.ndarray] = {}
+        try:
+            target = self._start_pts + int(first / self._fps / self._time_base)
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+            for frame in self._container.decode(self._stream):
+                if frame.pts is None:
+                    raise DataError(
+                        f"video {self.path}: frames carry no timestamps; extract its frames with "
+                        "python -m glore.data.prepare and train from rawframes"
+                    )
+                index = self._frame_index(frame)
+                if index > last:
+                    break
+                if index in wanted:
+                    decoded[index] = frame.to_ndarray(format="rgb24")
+                if index == last:
+                    break
+        except av.FFmpegError as error:
+            if not decoded:
+                raise DataError(
+                    f"video {self.path} cannot be decoded around frame {first}: {error}"
+                ) from error
+        if not decoded:
+            raise DataError(
+                f"video {self.path}: no frame decoded in [{first}, {last}] "
+                f"(header says {self.num_frames} frames)"
+            )
+        # Container headers sometimes count a frame or two that does not decode: such frames take
+        # the nearest decoded frame before them (or after, at the start).
+        available = np.array(sorted(decoded))
+        nearest = available[np.clip(np.searchsorted(available, unique, side="right") - 1, 0, None)]
+        clip = np.stack([decoded[int(i)] for i in nearest])
+        return clip[inverse] if len(unique) < len(inverse) else clip
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_frames(path: str, num_frames: int | None = None):
+    """A frames folder or a video file, with the shared `num_frames` / `read(indices)` interface."""
+    if os.path.isdir(path):
+        return RawFrames(path, num_frames)
+    return VideoFile(path)

@@ -1,0 +1,183 @@
+"""Clip augmentation, vectorised over the frames of a clip, with one random draw per clip.
+
+Input: uint8 frames T x H x W x 3 (RGB) from glore.data.frames. Output: the model's layout
+3 x T x S x S as integers (uint8, or int16 once pixel jitter can leave [0, 255]); the conversion to
+normalised float32 happens on the device (`normalize_clips`), so pixels cross the loader and the
+host-to-device copy at 1-2 bytes each instead of 4.
+
+Training (the reference's recipe): RandomScale (short side U(224, 340), aspect ratio in
+[0.8, 1.25]) -> RandomCrop 224 -> horizontal flip p 0.5 -> RandomHLS (shifts up to 15/35/25)
+-> PixelJitter (per-pixel uniform noise in [low, high], low ~ U(-20, 0), high ~ U(0, 20)).
+Scale and crop are one resize of the crop's source region, and the HLS shift is applied to that
+region before the resize (colour and geometry commute up to interpolation), so each frame is
+resized once and converted to HLS at the smaller of the two sizes.
+Evaluation: resize the short side to 256, centre crop 224 (or M crops along the long side).
+"""
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+MEAN = (124.0, 117.0, 104.0)  # RGB, on the 0..255 scale
+STD = 0.2348 * 255.0  # one value for all channels
+HUE_MAX = 180  # OpenCV's 8-bit hue range is [0, 180]
+
+
+@dataclass(frozen=True)
+class ClipDraw:
+    """Everything random about one training clip, shared by all its frames."""
+
+    box: tuple[int, int, int, int]  # source region x0, y0, x1, y1 that becomes the crop
+    flip: bool
+    hls_shift: tuple[int, int, int]  # added to hue, lightness, saturation, then clipped
+    jitter_range: tuple[float, float]  # per-pixel noise is uniform in [low, high]
+
+
+class TrainTransform:
+    def __init__(
+        self,
+        crop_size: int = 224,
+        short_side: tuple[int, int] = (224, 340),
+        aspect_ratio: tuple[float, float] = (0.8, 1.25),
+        flip_prob: float = 0.5,
+        hls_max: tuple[int, int, int] = (15, 35, 25),
+        jitter: float = 20.0,
+    ):
+        if short_side[0] < crop_size or short_side[1] < short_side[0]:
+            raise ValueError(
+                f"short side range {short_side} must be increasing and start at or above "
+                f"the crop size {crop_size}"
+            )
+        self.crop_size = crop_size
+        self.short_side = short_side
+        self.aspect_ratio = aspect_ratio
+        self.flip_prob = flip_prob
+        self.hls_max = hls_max
+        self.jitter = jitter
+
+    def draw(self, height: int, width: int, rng: np.random.Generator) -> ClipDraw:
+        # RandomScale: mean of two aspect draws, inverted half of the time, then the short side.
+        ratio = 0.5 * (rng.uniform(*self.aspect_ratio) + rng.uniform(*self.aspect_ratio))
+        if rng.random() > 0.5:
+            ratio = 1.0 / ratio
+        new_w, new_h = width * ratio, height / ratio
+        factor = rng.uniform(*self.short_side) / min(new_w, new_h)
+        scaled_w, scaled_h = int(new_w * factor + 1), int(new_h * factor + 1)
+        # RandomCrop in the scaled frame, mapped back to the source frame.
+        size = self.crop_size
+        x = int(rng.integers(0, scaled_w - size + 1))
+        y = int(rng.integers(0, scaled_h - size + 1))
+        sx, sy = width / scaled_w, height / scaled_h
+        box = _box(x * sx, y * sy, (x + size) * sx, (y + size) * sy, width, height)
+        flip = bool(rng.random() < self.flip_prob)
+        hls_shift = tuple(int(rng.uniform(-m, m)) if m > 0 else 0 for m in self.hls_max)
+        jitter_range = (
+            (rng.uniform(-self.jitter, 0.0), rng.uniform(0.0, self.jitter)) if self.jitter > 0 else (0.0, 0.0)
+        )
+        return ClipDraw(box, flip, hls_shift, jitter_range)
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        draw = self.draw(frames.shape[1], frames.shape[2], rng)
+        clip = crop_resize(
+            frames, draw.box, self.crop_size, colour=lambda roi: shift_hls(roi, draw.hls_shift)
+        )
+        if draw.flip:
+            t, h, w, _ = clip.shape
+            clip = cv2.flip(clip.reshape(t * h, w, 3), 1).reshape(clip.shape)  # each row reversed
+        planes = to_planes(clip)
+        if draw.jitter_range == (0.0, 0.0):
+            return torch.from_numpy(planes)
+        return torch.from_numpy(add_pixel_jitter(planes, draw.jitter_range, rng))
+
+
+class EvalTransform:
+    """Resize the short side to `resize`, then take crop `crop_index` of `num_crops`: the centre
+    crop for one, else crops evenly spaced along the long side (ends included)."""
+
+    def __init__(self, crop_size: int = 224, resize: int = 256, num_crops: int = 1):
+        if resize < crop_size:
+            raise ValueError(f"resize {resize} must be at least the crop size {crop_size}")
+        self.crop_size = crop_size
+        self.resize = resize
+        self.num_crops = num_crops
+
+    def box(self, height: int, width: int, crop_index: int = 0) -> tuple[int, int, int, int]:
+        scale = self.resize / min(height, width)
+        scaled_w, scaled_h = width * scale, height * scale
+        size = self.crop_size
+        x, y = (scaled_w - size) / 2, (scaled_h - size) / 2
+        if self.num_crops > 1:
+            position = crop_index / (self.num_crops - 1)
+            if scaled_w >= scaled_h:
+                x = position * (scaled_w - size)
+            else:
+                y = position * (scaled_h - size)
+        return _box(x / scale, y / scale, (x + size) / scale, (y + size) / scale, width, height)
+
+    def __call__(self, frames: np.ndarray, crop_index: int = 0) -> torch.Tensor:
+        box = self.box(frames.shape[1], frames.shape[2], crop_index)
+        return torch.from_numpy(to_planes(crop_resize(frames, box, self.crop_size)))
+
+
+def _box(x0, y0, x1, y1, width, height) -> tuple[int, int, int, int]:
+    """Integer source region, at least one pixel, inside the frame."""
+    left = min(max(round(x0), 0), width - 1)
+    top = min(max(round(y0), 0), height - 1)
+    right = max(min(round(x1), width), left + 1)
+    bottom = max(min(round(y1), height), top + 1)
+    return left, top, right, bottom
+
+
+def crop_resize(frames: np.ndarray, box, size: int, colour=None) -> np.ndarray:
+    """Each frame's `box` region resized to size x size (bilinear), with an optional colour
+    transform applied to the region first. Returns T x size x size x 3 uint8."""
+    x0, y0, x1, y1 = box
+    out = np.empty((frames.shape[0], size, size, 3), np.uint8)
+    for t in range(frames.shape[0]):
+        region = frames[t, y0:y1, x0:x1]
+        if colour is not None:
+            region = colour(region)
+        cv2.resize(region, (size, size), dst=out[t], interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def shift_hls(rgb: np.ndarray, shift: tuple[int, int, int]) -> np.ndarray:
+    """Add `shift` to hue, lightness and saturation with clipping (hue to [0, 180], like the
+    reference), in uint8 throughout."""
+    hls = cv2.cvtColor(rgb, cv2.COLOR_RGB2HLS)
+    cv2.add(hls, (*shift, 0), dst=hls)  # saturates at 0 and 255
+    if shift[0] > 0:
+        cv2.min(hls, (HUE_MAX, 255, 255, 0), dst=hls)
+    return cv2.cvtColor(hls, cv2.COLOR_HLS2RGB)
+
+
+def to_planes(clip: np.ndarray) -> np.ndarray:
+    """T x H x W x 3 -> 3 x T x H x W (the model's layout), one channel split for the whole clip."""
+    t, h, w, _ = clip.shape
+    planes = np.empty((3, t, h, w), np.uint8)
+    cv2.split(clip.reshape(t * h, w, 3), [planes[c].reshape(t * h, w) for c in range(3)])
+    return planes
+
+
+def add_pixel_jitter(
+    planes: np.ndarray, jitter_range: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """planes + per-pixel noise uniform in [low, high], rounded to integers, as int16 (no clipping,
+    as in the reference). The noise comes from raw random bytes through a 256-entry table, which
+    is several times faster than drawing bounded integers one by one."""
+    low, high = jitter_range
+    table = np.round(low + (high - low) * (np.arange(256) + 0.5) / 256).astype(np.int16)
+    count = planes.size
+    noise_bytes = rng.bit_generator.random_raw(math.ceil(count / 8)).view(np.uint8)[:count]
+    noise = cv2.LUT(noise_bytes.reshape(-1, planes.shape[-1]), table).reshape(planes.shape)
+    return np.add(planes, noise, out=noise)
+
+
+def normalize_clips(clips: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Integer clips N x 3 x T x H x W (any device) -> normalised float32 on `device`."""
+    clips = clips.to(device, non_blocking=True)
+    mean = torch.tensor(MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1, 1)
+    return (clips.float() - mean) / STD
