@@ -1,0 +1,235 @@
+"""Benchmark evaluation: run GOTURN and the no-motion baseline over every
+sequence of ALOV, OTB or GOT-10k, record the results, then report.
+
+    python -m goturn.evaluate --checkpoint C --data_path D --dataset alov --out DIR
+
+``DIR`` gets, in the GOT-10k toolkit's formats:
+
+- ``results/<tracker>/<seq>.txt`` (OTB layout; for ``--dataset got10k`` the
+  GOT-10k layout ``results/<tracker>/<seq>/<seq>_001.txt``): one line
+  ``x,y,w,h`` per frame, row 0 = the initialisation box, and the seconds per
+  frame beside it (``times/<seq>_time.txt``, resp. ``<seq>/<seq>_time.txt``);
+- ``results/<tracker>/baseline/<seq>/<seq>_001.txt``: the supervised
+  (re-initialising) run in the VOT toolkit's record format;
+- ``groundtruth/<seq>.txt``: the ground truth the scores used, one row per
+  frame (``nan`` where the frame is not annotated);
+- ``report.json``, ``success_plot.png``, ``precision_plot.png``.
+
+A result file is written atomically when its sequence is finished, so an
+interrupted evaluation picks up where it stopped: sequences with a result are
+skipped (delete a file to recompute it). The scores are computed from the
+files, as the toolkit would.
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from common.cli import add_bool_flag
+from common.errors import run_cli
+from common.logs import setup_logging
+from goturn import metrics
+from goturn.report import DEFINITIONS, headline, plot_curves, score_tracker
+from goturn.sequences import ALOV_VAL_FRACTION, DATASETS, Sequence, read_alov, read_sequences
+from goturn.tracker import NoMotionTracker, Tracker
+
+REPORT_FILE = "report.json"
+SUCCESS_PLOT = "success_plot.png"
+PRECISION_PLOT = "precision_plot.png"
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def format_rows(rows, fmt: str) -> str:
+    return "".join(",".join(fmt % v for v in row) + "\n" for row in np.atleast_2d(rows))
+
+
+class ResultFiles:
+    """Where a tracker's results for a sequence live, in the GOT-10k
+    toolkit's layouts (``got10k``: ExperimentGOT10k's, else ExperimentOTB's)."""
+
+    def __init__(self, out_dir, layout: str):
+        self.root = Path(out_dir) / "results"
+        self.layout = layout
+
+    def boxes_path(self, tracker: str, sequence: str) -> Path:
+        if self.layout == "got10k":
+            return self.root / tracker / sequence / f"{sequence}_001.txt"
+        return self.root / tracker / f"{sequence}.txt"
+
+    def times_path(self, tracker: str, sequence: str) -> Path:
+        if self.layout == "got10k":
+            return self.root / tracker / sequence / f"{sequence}_time.txt"
+        return self.root / tracker / "times" / f"{sequence}_time.txt"
+
+    def supervised_path(self, tracker: str, sequence: str) -> Path:
+        return self.root / tracker / "baseline" / sequence / f"{sequence}_001.txt"
+
+    def write(self, tracker: str, sequence: str, boxes, times) -> None:
+        # Times first: the boxes file marks the sequence as finished.
+        write_text_atomically(self.times_path(tracker, sequence), "".join(f"{t:.8f}\n" for t in times))
+        write_text_atomically(self.boxes_path(tracker, sequence), format_rows(boxes, "%.3f"))
+
+    def read(self, tracker: str, sequence: str) -> tuple[np.ndarray, np.ndarray]:
+        boxes = np.loadtxt(self.boxes_path(tracker, sequence), delimiter=",", ndmin=2)
+        times_path = self.times_path(tracker, sequence)
+        times = np.loadtxt(times_path, ndmin=1) if times_path.is_file() else np.zeros(len(boxes))
+        return boxes, times
+
+    def write_supervised(self, tracker: str, sequence: str, record: metrics.SupervisedRecord) -> None:
+        write_text_atomically(self.supervised_path(tracker, sequence), "\n".join(record.lines()) + "\n")
+
+    def read_supervised(self, tracker: str, sequence: str) -> metrics.SupervisedRecord:
+        lines = self.supervised_path(tracker, sequence).read_text().splitlines()
+        return metrics.SupervisedRecord.from_lines(lines)
+
+
+def run_supervised(tracker, sequence: Sequence, image_size) -> metrics.SupervisedRecord:
+    """The VOT supervised protocol: on a failure (zero overlap with an
+    annotated frame) wait ``VOT_REINIT_DELAY`` frames, then re-initialise
+    from the ground truth (on the next annotated frame)."""
+    ground_truth = sequence.ground_truth
+    annotated = metrics.annotated_rows(ground_truth)
+    record = metrics.SupervisedRecord()
+    failed, restart_at = False, 0
+    for index, path in enumerate(sequence.frames):
+        if failed and not (index >= restart_at and annotated[index]):
+            record.entries.append([metrics.SKIPPED])
+            continue
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+        if index == 0 or failed:
+            tracker.init(image, ground_truth[index])
+            record.entries.append([metrics.INIT])
+            failed = False
+            continue
+        box = tracker.update(image)
+        if annotated[index] and metrics.iou(box, ground_truth[index], image_size, bound="intersect")[0] <= 0:
+            failed, restart_at = True, index + metrics.VOT_REINIT_DELAY
+            record.entries.append([metrics.FAILURE])
+        else:
+            record.entries.append(list(box))
+    return record
+
+
+def run_trackers(trackers, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
+    """Record every tracker on every sequence that has no result yet."""
+    for tracker in trackers:
+        for number, sequence in enumerate(sequences, start=1):
+            where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
+            if files.boxes_path(tracker.name, sequence.name).is_file():
+                log.info(f"{where}: result found, skipped")
+            else:
+                start = time.perf_counter()
+                boxes, times = tracker.track(sequence.frames, sequence.init_box)
+                files.write(tracker.name, sequence.name, boxes, times)
+                log.info(f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
+                         f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)")
+            if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
+                record = run_supervised(tracker, sequence, sequence.image_size())
+                files.write_supervised(tracker.name, sequence.name, record)
+
+
+def write_ground_truth(out_dir: Path, sequences: list[Sequence]) -> None:
+    for sequence in sequences:
+        write_text_atomically(out_dir / "groundtruth" / f"{sequence.name}.txt",
+                              format_rows(sequence.ground_truth, "%.6f"))
+
+
+def build_report(tracker_names: list[str], sequences: list[Sequence], files: ResultFiles,
+                 supervised: bool, context: dict) -> dict:
+    trackers = {}
+    for name in tracker_names:
+        results = {s.name: files.read(name, s.name) for s in sequences}
+        records = {s.name: files.read_supervised(name, s.name) for s in sequences} if supervised else None
+        trackers[name] = score_tracker(sequences, results, records)
+    model, baseline = tracker_names[0], tracker_names[-1]
+    summary = {name: headline(scores) for name, scores in trackers.items()}
+    return {
+        **context,
+        "sequences": len(sequences),
+        "frames": int(sum(len(s) for s in sequences)),
+        "summary": summary,
+        "gain_over_no_motion": {key: summary[model][key] - summary[baseline][key]
+                                for key in ("auc", "precision_20px", "success_rate_0.5", "ao")},
+        "trackers": trackers,
+        "definitions": DEFINITIONS,
+    }
+
+
+def evaluate(tracker, sequences: list[Sequence], out_dir, *, layout: str = "otb", supervised: bool = True,
+             context: dict | None = None, log=None) -> dict:
+    """Run ``tracker`` and the no-motion baseline over ``sequences``, write
+    results, report.json and the plots into ``out_dir``; returns the report.
+    Usable from training to score a model on the validation videos."""
+    log = log or setup_logging(True, 0)
+    out_dir = Path(out_dir)
+    files = ResultFiles(out_dir, layout)
+    baseline = NoMotionTracker()
+    if tracker.name == baseline.name:
+        raise ValueError(f"the tracker's name must differ from the baseline's ({baseline.name!r})")
+    write_ground_truth(out_dir, sequences)
+    scorable = any(metrics.annotated_rows(s.ground_truth).sum() >= 2 for s in sequences)
+    run_trackers([tracker, baseline], sequences, files, supervised and scorable, log)
+    if not scorable:
+        log.warning("no sequence has ground truth beyond its first frame (a test split?): results are "
+                    f"recorded in {files.root} for submission, nothing to score")
+        return {}
+    report = build_report([tracker.name, baseline.name], sequences, files, supervised, context or {})
+    write_text_atomically(out_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    title = context.get("dataset", "") if context else ""
+    plot_curves(report["trackers"], title, out_dir / SUCCESS_PLOT, out_dir / PRECISION_PLOT)
+    return report
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Evaluate a GOTURN checkpoint on ALOV, OTB or GOT-10k.")
+    parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint (this project's or a "
+                        "goturn-pytorch .ckpt)")
+    parser.add_argument("--data_path", required=True, help="ALOV: the folder holding images/ and gt/ "
+                        "(or its parent); OTB: the folder of sequence folders; GOT-10k: the folder of splits")
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--split", default=None, help="ALOV: val (default, training's held-out videos), "
+                        "train or all; GOT-10k: val (default), test or train; ignored for OTB")
+    parser.add_argument("--val_fraction", type=float, default=ALOV_VAL_FRACTION,
+                        help="ALOV videos held out per category, as in training")
+    parser.add_argument("--out", required=True, help="results, report.json and plots go here")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
+    parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
+    add_bool_flag(parser, "--supervised", default=True,
+                  help="also run the VOT-style supervised protocol (failures and re-initialisation)")
+    return parser
+
+
+def main(args) -> dict:
+    log = setup_logging(True, 0)
+    if args.dataset == "alov":
+        sequences = read_alov(args.data_path, args.split or "val", args.val_fraction)
+    else:
+        sequences = read_sequences(args.dataset, args.data_path, args.split)
+    log.info(f"{args.dataset}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames")
+    tracker = Tracker(args.checkpoint, device=args.device, name=args.name)
+    context = {"dataset": args.dataset, "split": args.split or ("val" if args.dataset != "otb" else None),
+               "data_path": str(args.data_path), "checkpoint": str(args.checkpoint),
+               "device": str(tracker.device)}
+    report = evaluate(tracker, sequences, args.out, layout="got10k" if args.dataset == "got10k" else "otb",
+                      supervised=args.supervised, context=context, log=log)
+    for name, numbers in report.get("summary", {}).items():
+        log.info(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in numbers.items()))
+    if report:
+        log.info(f"report: {Path(args.out) / REPORT_FILE}; plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
+    return report
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
