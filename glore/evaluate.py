@@ -30,9 +30,10 @@ from common.device import synchronize
 from common.errors import UserError, run_cli
 from common.logs import ProgressLogger
 from common.runtime import setup_runtime
+from glore.data.dataset import loader_worker_init
 from glore.data.errors import DataError
 from glore.data.frames import open_frames
-from glore.data.lists import read_rawframes_list, read_videos_list
+from glore.data.layout import list_path, load_split
 from glore.data.sampling import test_clip_indices
 from glore.data.transforms import EvalTransform, normalize_clips
 from glore.metrics import average_softmax, confusion_matrix, per_class_accuracy, topk_hits
@@ -49,8 +50,9 @@ class VideoViews(Dataset):
     so each frame is decoded once and a video file is decoded in one forward pass.
     """
 
-    def __init__(self, records, clip_input: ClipInput, clips: int = 1, crops: int = 1,
-                 skip_bad: bool = False):
+    def __init__(
+        self, records, clip_input: ClipInput, clips: int = 1, crops: int = 1, skip_bad: bool = False
+    ):
         if clips < 1 or crops < 1:
             raise ValueError(f"clips and crops must be >= 1, got {clips} and {crops}")
         self.records = records
@@ -150,16 +152,29 @@ class EvalResult:
 
 def _accuracy(scores, labels, readable) -> dict:
     """Top-k accuracy in percent over the whole list: an unreadable video counts as a miss."""
-    summary = {f"top{k}": 100.0 * int(topk_hits(scores[readable], labels[readable], k).sum()) / len(labels)
-               for k in TOPK}
+    summary = {
+        f"top{k}": 100.0 * int(topk_hits(scores[readable], labels[readable], k).sum()) / len(labels)
+        for k in TOPK
+    }
     summary["videos"] = len(labels)
     return summary
 
 
 @torch.no_grad()
-def evaluate_videos(model, records, rt, clip_input: ClipInput, *, clips: int = 1, crops: int = 1,
-                    batch_size: int = 8, workers: int = 0, skip_bad: bool = False,
-                    print_freq: int = 20, desc: str = "eval") -> EvalResult:
+def evaluate_videos(
+    model,
+    records,
+    rt,
+    clip_input: ClipInput,
+    *,
+    clips: int = 1,
+    crops: int = 1,
+    batch_size: int = 8,
+    workers: int = 0,
+    skip_bad: bool = False,
+    print_freq: int = 20,
+    desc: str = "eval",
+) -> EvalResult:
     """Score every video of `records` with `model` (plain or DDP-wrapped), on all processes.
 
     `batch_size` is the number of clips per forward pass; a batch holds whole videos (at least
@@ -174,8 +189,14 @@ def evaluate_videos(model, records, rt, clip_input: ClipInput, *, clips: int = 1
     dataset = VideoViews(records, clip_input, clips, crops, skip_bad)
     views = dataset.views_per_video
     batches = shard_batches(len(records), max(1, batch_size // views), rt.rank, rt.world_size)
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=collate_views,
-                        pin_memory=rt.device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_sampler=batches,
+        num_workers=workers,
+        collate_fn=collate_views,
+        worker_init_fn=loader_worker_init,
+        pin_memory=rt.device.type == "cuda",
+    )
     progress = ProgressLogger(rt.log, len(batches), print_freq, desc)
 
     scored, clip_logits, video_scores, unreadable = [], [], [], []
@@ -198,15 +219,22 @@ def evaluate_videos(model, records, rt, clip_input: ClipInput, *, clips: int = 1
         model.train()
 
     local = [torch.cat(parts).numpy() if parts else None for parts in (scored, clip_logits, video_scores)]
-    clip_all, video_all, readable = gather_by_index(len(records), *local, np.concatenate(
-        [i.numpy() for i in unreadable]) if unreadable else np.empty(0, np.int64))
+    clip_all, video_all, readable = gather_by_index(
+        len(records),
+        *local,
+        np.concatenate([i.numpy() for i in unreadable]) if unreadable else np.empty(0, np.int64),
+    )
     slowest = torch.tensor([seconds], dtype=torch.float64)
     distributed.all_reduce_max(slowest)
     return EvalResult(
         labels=np.array([r.label for r in records], dtype=np.int64),
-        clip_logits=clip_all, video_scores=video_all, readable=readable,
-        clips=clips if dataset.multi_view else 1, crops=crops if dataset.multi_view else 1,
-        clips_scored=int(readable.sum()) * views, seconds=float(slowest.item()),
+        clip_logits=clip_all,
+        video_scores=video_all,
+        readable=readable,
+        clips=clips if dataset.multi_view else 1,
+        crops=crops if dataset.multi_view else 1,
+        clips_scored=int(readable.sum()) * views,
+        seconds=float(slowest.item()),
     )
 
 
@@ -218,8 +246,10 @@ def gather_by_index(total: int, indices, clip_logits, video_scores, unreadable):
     arrived = np.concatenate([p[0] for p in parts if p[0] is not None] + [p[3] for p in parts])
     seen = np.bincount(arrived.astype(np.int64), minlength=total)
     if len(seen) != total or not (seen == 1).all():
-        raise RuntimeError(f"evaluation gathered {len(arrived)} results for {total} videos; videos seen "
-                           f"other than once: {np.flatnonzero(seen != 1)[:10].tolist()}")
+        raise RuntimeError(
+            f"evaluation gathered {len(arrived)} results for {total} videos; videos seen "
+            f"other than once: {np.flatnonzero(seen != 1)[:10].tolist()}"
+        )
     scored = [p for p in parts if p[0] is not None]
     num_classes = scored[0][1].shape[1] if scored else 0
     columns = []
@@ -234,36 +264,56 @@ def gather_by_index(total: int, indices, clip_logits, video_scores, unreadable):
     return columns[0], columns[1], readable
 
 
-def build_report(result: EvalResult, class_names: list[str], *, processes: int = 1, device: str = "cpu",
-                 **context) -> dict:
+def build_report(
+    result: EvalResult, class_names: list[str], *, processes: int = 1, device: str = "cpu", **context
+) -> dict:
     """Everything a reader needs to trust the two accuracies: what each one is, over how many
     videos, per class, the confusion matrices, and the speed it was measured at."""
     num_classes = len(class_names)
     ok = result.readable
     levels = {
-        "clip": ("clip accuracy (1 centred clip)", "one centred clip per video, centre crop",
-                 result.clip_logits, result.clip_accuracy()),
-        "video": (f"video accuracy ({result.clips} clips x {result.crops} crops)",
-                  f"softmax averaged over {result.clips} evenly spaced clips x {result.crops} crops per video",
-                  result.video_scores, result.video_accuracy()),
+        "clip": (
+            "clip accuracy (1 centred clip)",
+            "one centred clip per video, centre crop",
+            result.clip_logits,
+            result.clip_accuracy(),
+        ),
+        "video": (
+            f"video accuracy ({result.clips} clips x {result.crops} crops)",
+            f"softmax averaged over {result.clips} evenly spaced clips x {result.crops} crops per video",
+            result.video_scores,
+            result.video_accuracy(),
+        ),
     }
     report = {"context": context}
     per_class = {"class": class_names}
     for level, (name, description, scores, accuracy) in levels.items():
         confusion = confusion_matrix(result.labels[ok], scores[ok].argmax(axis=1), num_classes)
-        report[level] = {"name": name, "description": description, **accuracy, "confusion": confusion.tolist()}
-        per_class[f"{level}_top1"] = [None if np.isnan(a) else round(100.0 * a, 4)
-                                      for a in per_class_accuracy(confusion)]
+        report[level] = {
+            "name": name,
+            "description": description,
+            **accuracy,
+            "confusion": confusion.tolist(),
+        }
+        per_class[f"{level}_top1"] = [
+            None if np.isnan(a) else round(100.0 * a, 4) for a in per_class_accuracy(confusion)
+        ]
     report["clip"]["loss"] = round(result.clip_loss(), 4)
     per_class["videos"] = np.bincount(result.labels, minlength=num_classes).tolist()
     report["per_class"] = [dict(zip(per_class, row)) for row in zip(*per_class.values())]
     report["counts"] = {
-        "videos": len(result.labels), "classes": num_classes, "unreadable": int((~ok).sum()),
+        "videos": len(result.labels),
+        "classes": num_classes,
+        "unreadable": int((~ok).sum()),
         "clips_per_video": (1 + result.clips * result.crops) if result.clips * result.crops > 1 else 1,
         "clips_scored": result.clips_scored,
     }
-    report["speed"] = {"clips_per_second": round(result.clips_per_second, 3), "seconds": round(result.seconds, 3),
-                       "processes": processes, "device": device}
+    report["speed"] = {
+        "clips_per_second": round(result.clips_per_second, 3),
+        "seconds": round(result.seconds, 3),
+        "processes": processes,
+        "device": device,
+    }
     return report
 
 
@@ -290,7 +340,9 @@ def plot_confusion(confusion: np.ndarray, class_names: list[str], title: str, pa
     if num_classes <= 20:
         for true, pred in zip(*np.nonzero(confusion)):
             colour = "white" if rates[true, pred] > 0.5 else "black"
-            ax.text(pred, true, str(confusion[true, pred]), ha="center", va="center", color=colour, fontsize=8)
+            ax.text(
+                pred, true, str(confusion[true, pred]), ha="center", va="center", color=colour, fontsize=8
+            )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -304,67 +356,136 @@ def write_report(result: EvalResult, class_names: list[str], out_dir, names: lis
     report = build_report(result, class_names, **context)
     for level in ("clip", "video"):
         title = f"{report[level]['name']}: top-1 {report[level]['top1']:.2f}% of {len(names)} videos"
-        plot_confusion(np.array(report[level]["confusion"]), class_names, title, out_dir / f"confusion_{level}.png")
+        plot_confusion(
+            np.array(report[level]["confusion"]), class_names, title, out_dir / f"confusion_{level}.png"
+        )
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    np.savez_compressed(out_dir / "scores.npz", names=np.array(names), labels=result.labels,
-                        clip_logits=result.clip_logits, video_scores=result.video_scores,
-                        class_names=np.array(class_names))
+    np.savez_compressed(
+        out_dir / "scores.npz",
+        names=np.array(names),
+        labels=result.labels,
+        clip_logits=result.clip_logits,
+        video_scores=result.video_scores,
+        class_names=np.array(class_names),
+    )
     return report
 
 
-def test_records(data_path, split: int):
-    """The test ("val") list of `split` under `data_path`: mmaction2 rawframes, else videos."""
-    root = Path(data_path)
-    rawframes = root / f"ucf101_val_split_{split}_rawframes.txt"
-    if rawframes.is_file():
-        return read_rawframes_list(rawframes, str(root / "rawframes")), rawframes
-    videos = root / f"ucf101_val_split_{split}_videos.txt"
-    if videos.is_file():
-        return read_videos_list(videos, str(root / "videos")), videos
-    raise UserError(f"--data_path {root}: neither {rawframes.name} nor {videos.name} is there")
+def evaluate_and_report(
+    model,
+    records,
+    class_names,
+    rt,
+    clip_input: ClipInput,
+    *,
+    clips: int,
+    crops: int,
+    batch_size: int,
+    workers: int,
+    skip_bad: bool,
+    print_freq: int,
+    **context,
+) -> dict:
+    """Score `records` (all processes), then on rank 0 write the report into rt.output_dir and
+    log both accuracies. Used by this module's command line and by glore.train --test-only."""
+    too_high = [r for r in records if r.label >= len(class_names)]
+    if too_high:
+        raise UserError(
+            f"video {too_high[0].name} has label {too_high[0].label}, but the model knows "
+            f"{len(class_names)} classes"
+        )
+    rt.log.info(
+        f"evaluating {len(records)} videos: one centred clip, then {clips} clips x {crops} crops per video"
+    )
+    result = evaluate_videos(
+        model,
+        records,
+        rt,
+        clip_input,
+        clips=clips,
+        crops=crops,
+        batch_size=batch_size,
+        workers=workers,
+        skip_bad=skip_bad,
+        print_freq=print_freq,
+    )
+    if not rt.is_main:
+        return {}
+    context = {**context, "clip_input": asdict(clip_input), "precision": rt.precision}
+    names = [r.name for r in records]
+    report = write_report(
+        result, class_names, rt.output_dir, names, processes=rt.world_size, device=str(rt.device), **context
+    )
+    for level in ("clip", "video"):
+        entry = report[level]
+        rt.log.info(
+            f"{entry['name']}: top-1 {entry['top1']:.2f}%  top-5 {entry['top5']:.2f}%  "
+            f"over {entry['videos']} videos"
+        )
+    if report["counts"]["unreadable"]:
+        rt.log.warning(f"{report['counts']['unreadable']} unreadable video(s) counted as misses")
+    rt.log.info(
+        f"{result.clips_per_second:.1f} clips/s on {rt.world_size} process(es); report "
+        f"{rt.output_dir / 'report.json'}, plots {rt.output_dir}/confusion_{{clip,video}}.png"
+    )
+    return report
 
 
 def main(args):
     args.output_dir = args.out or args.output_dir
     rt = setup_runtime(args)
     trained = load_trained_model(args.checkpoint, rt.device)
-    records, list_path = test_records(args.data_path, args.split)
-    num_classes = len(trained.class_names)
-    too_high = [r for r in records if r.label >= num_classes]
-    if too_high:
-        raise UserError(f"{list_path}: video {too_high[0].name} has label {too_high[0].label}, but the checkpoint "
-                        f"{args.checkpoint} knows {num_classes} classes")
-    rt.log.info(f"evaluating {args.checkpoint} on {len(records)} videos of {list_path}: centred clip, then "
-                f"{args.clips} clips x {args.crops} crops per video")
-    result = evaluate_videos(trained.model, records, rt, trained.clip_input, clips=args.clips, crops=args.crops,
-                             batch_size=args.batch_size, workers=args.workers, skip_bad=args.skip_bad,
-                             print_freq=args.print_freq)
-    if rt.is_main:
-        context = {"checkpoint": str(args.checkpoint), "list": str(list_path), "split": args.split,
-                   "clip_input": asdict(trained.clip_input),
-                   "precision": rt.precision}
-        report = write_report(result, trained.class_names, rt.output_dir, [r.name for r in records],
-                              processes=rt.world_size, device=str(rt.device), **context)
-        for level in ("clip", "video"):
-            entry = report[level]
-            rt.log.info(f"{entry['name']}: top-1 {entry['top1']:.2f}%  top-5 {entry['top5']:.2f}%  "
-                        f"over {entry['videos']} videos")
-        if report["counts"]["unreadable"]:
-            rt.log.warning(f"{report['counts']['unreadable']} unreadable video(s) counted as misses")
-        rt.log.info(f"{result.clips_per_second:.1f} clips/s on {rt.world_size} process(es); report: "
-                    f"{rt.output_dir / 'report.json'}, confusion matrices: {rt.output_dir}/confusion_{{clip,video}}.png")
+    data = load_split(args.data_path, args.split, args.data_format)
+    test_list = list_path(data.root, "val", args.split, data.data_format)
+    if data.class_names != trained.class_names:
+        rt.log.warning(
+            f"the class names of {args.data_path} differ from those stored in {args.checkpoint}; "
+            "the report uses the checkpoint's"
+        )
+    rt.log.info(f"checkpoint {args.checkpoint}, test list {test_list}")
+    evaluate_and_report(
+        trained.model,
+        data.val,
+        trained.class_names,
+        rt,
+        trained.clip_input,
+        clips=args.clips,
+        crops=args.crops,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        skip_bad=args.skip_bad,
+        print_freq=args.print_freq,
+        checkpoint=str(args.checkpoint),
+        list=str(test_list),
+        split=args.split,
+    )
     rt.finish()
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description="GloRe evaluation: clip and video accuracy over a whole test list.")
+    parser = argparse.ArgumentParser(
+        description="GloRe evaluation: clip and video accuracy over a whole test list."
+    )
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by glore.train")
     parser.add_argument("--data_path", required=True, help="data set root, laid out as for glore.train")
-    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="UCF-101 split whose test list is used")
-    parser.add_argument("--clips", type=int, default=10, help="evenly spaced clips per video for video accuracy")
-    parser.add_argument("--crops", type=int, default=3, help="crops per clip along the long side for video accuracy")
-    parser.add_argument("--batch_size", type=int, default=32,
-                        help="clips per forward pass (whole videos; at least one video)")
+    parser.add_argument(
+        "--split", type=int, default=1, choices=(1, 2, 3), help="UCF-101 split whose test list is used"
+    )
+    parser.add_argument(
+        "--data_format",
+        default="auto",
+        choices=("auto", "rawframes", "videos"),
+        help="read extracted frames or decode the videos (auto: rawframes when listed)",
+    )
+    parser.add_argument(
+        "--clips", type=int, default=10, help="evenly spaced clips per video for video accuracy"
+    )
+    parser.add_argument(
+        "--crops", type=int, default=3, help="crops per clip along the long side for video accuracy"
+    )
+    parser.add_argument(
+        "--batch_size", type=int, default=32, help="clips per forward pass (whole videos; at least one video)"
+    )
     parser.add_argument("--out", default=None, help="report folder (same as --output_dir)")
     add_runtime_args(parser)
     parser.set_defaults(tensorboard=False, output_dir="glore_eval")

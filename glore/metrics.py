@@ -35,4 +35,3 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     correct = np.diag(confusion).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, correct / np.maximum(support, 1), np.nan)
-

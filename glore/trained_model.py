@@ -38,11 +38,16 @@ def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel
     state = load_checkpoint(path)
     weights = state.get("model")
     if not isinstance(weights, dict):
-        raise UserError(f"checkpoint {path} has no 'model' state dict: expected a checkpoint written by "
-                        "glore.train")
-    weights = {key.removeprefix("module.").removeprefix("_orig_mod."): value for key, value in weights.items()}
+        raise UserError(
+            f"checkpoint {path} has no 'model' state dict: expected a checkpoint written by glore.train"
+        )
+    weights = {
+        key.removeprefix("module.").removeprefix("_orig_mod."): value for key, value in weights.items()
+    }
     if "classifier.weight" not in weights:
-        raise UserError(f"checkpoint {path}: the model weights lack 'classifier.weight'; is it a GloRe checkpoint?")
+        raise UserError(
+            f"checkpoint {path}: the model weights lack 'classifier.weight'; is it a GloRe checkpoint?"
+        )
     num_classes = weights["classifier.weight"].shape[0]
     args = state.get("args") or {}
     network = args.get("network", "resnet50")
@@ -50,12 +55,19 @@ def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel
         model = GloReNet(num_classes, network=network)
         model.load_state_dict(weights)
     except (ValueError, RuntimeError) as error:
-        raise UserError(f"checkpoint {path} does not fit the network {network!r}: "
-                        f"{str(error).splitlines()[0]}") from error
+        raise UserError(
+            f"checkpoint {path} does not fit the network {network!r}: {str(error).splitlines()[0]}"
+        ) from error
     class_names = list(state.get("class_names") or [f"class_{i}" for i in range(num_classes)])
     if len(class_names) != num_classes:
-        raise UserError(f"checkpoint {path} names {len(class_names)} classes but its classifier has {num_classes}")
+        raise UserError(
+            f"checkpoint {path} names {len(class_names)} classes but its classifier has {num_classes}"
+        )
     defaults = ClipInput()
-    clip_input = ClipInput(**{name: int(args.get(name, getattr(defaults, name))) for name in
-                              ("clip_len", "interval", "crop_size", "resize")})
+    clip_input = ClipInput(
+        **{
+            name: int(args.get(name, getattr(defaults, name)))
+            for name in ("clip_len", "interval", "crop_size", "resize")
+        }
+    )
     return TrainedModel(model.to(device).eval(), class_names, clip_input, str(path))

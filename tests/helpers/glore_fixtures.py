@@ -21,8 +21,11 @@ def write_rawframes(folder: Path, frames: np.ndarray) -> None:
     constant images at quality 100)."""
     folder.mkdir(parents=True, exist_ok=True)
     for index, frame in enumerate(frames, start=1):
-        cv2.imwrite(str(folder / f"img_{index:05d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 100])
+        cv2.imwrite(
+            str(folder / f"img_{index:05d}.jpg"),
+            cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, 100],
+        )
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
@@ -51,9 +54,15 @@ def random_frames(rng: np.random.Generator, num_frames: int, height: int = 30, w
     return np.stack(frames)
 
 
-def make_rawframes_dataset(root: Path, class_names: list[str], videos_per_class: int, seed: int = 0,
-                           frame_counts=(5, 9, 17, 30), split: int = 1) -> list[str]:
-    """root/rawframes/<Class>/v_<Class>_gNN_c01/ and root/ucf101_val_split_<split>_rawframes.txt;
+def make_rawframes_dataset(
+    root: Path,
+    class_names: list[str],
+    videos_per_class: int,
+    seed: int = 0,
+    frame_counts=(5, 9, 17, 30),
+    split: int = 1,
+) -> list[str]:
+    """root/rawframes/<Class>/v_<Class>_gNN_c01/ and root/ucf101_{train,val}_split_<split>_rawframes.txt;
     frame counts cycle through `frame_counts` (short videos loop). Returns the list lines."""
     rng = np.random.default_rng(seed)
     lines = []
@@ -63,7 +72,9 @@ def make_rawframes_dataset(root: Path, class_names: list[str], videos_per_class:
             count = frame_counts[(label + v) % len(frame_counts)]
             write_rawframes(root / "rawframes" / relative, random_frames(rng, count))
             lines.append(f"{relative} {count} {label}")
-    (root / f"ucf101_val_split_{split}_rawframes.txt").write_text("\n".join(lines) + "\n")
+    # glore.data.layout wants a train list beside the test list; evaluation reads only the latter.
+    for subset in ("train", "val"):
+        (root / f"ucf101_{subset}_split_{split}_rawframes.txt").write_text("\n".join(lines) + "\n")
     return lines
 
 
@@ -81,6 +92,7 @@ def make_checkpoint(path: Path, class_names: list[str], seed: int = 0, clip_inpu
             module.weight.data.copy_(torch.rand(shape, generator=generator) * 0.5 + 0.5)
     model.eval()
     args = {"network": TINY_NETWORK, **(clip_input or TINY_INPUT)}
-    torch.save({"model": model.state_dict(), "args": args, "class_names": list(class_names), "epoch": 1},
-               path)
+    torch.save(
+        {"model": model.state_dict(), "args": args, "class_names": list(class_names), "epoch": 1}, path
+    )
     return model
