@@ -7,12 +7,17 @@ sequence of ALOV, OTB or GOT-10k, record the results, then report.
 
 - ``results/<tracker>/<seq>.txt`` (OTB layout; for ``--dataset got10k`` the
   GOT-10k layout ``results/<tracker>/<seq>/<seq>_001.txt``): one line
-  ``x,y,w,h`` per frame, row 0 = the initialisation box, and the seconds per
-  frame beside it (``times/<seq>_time.txt``, resp. ``<seq>/<seq>_time.txt``);
+  ``x,y,w,h`` per ground-truth row, i.e. per annotated frame (every frame for
+  OTB and GOT-10k, about every fifth for ALOV); row 0 is the initialisation
+  box. The seconds spent on each frame lie beside it
+  (``times/<seq>_time.txt``, resp. ``<seq>/<seq>_time.txt``).
+- ``groundtruth/<seq>.txt``: the ground truth of those rows, and
+  ``groundtruth/<seq>_frames.txt`` the image of each row: with the result
+  file, all that is needed to recompute the scores (e.g. with the toolkit's
+  ``rect_iou``);
+- ``tracks/<tracker>/<seq>.txt``: the box on every frame, annotated or not;
 - ``results/<tracker>/baseline/<seq>/<seq>_001.txt``: the supervised
-  (re-initialising) run in the VOT toolkit's record format;
-- ``groundtruth/<seq>.txt``: the ground truth the scores used, one row per
-  frame (``nan`` where the frame is not annotated);
+  (re-initialising) run, one line per frame in the VOT toolkit's format;
 - ``report.json``, ``success_plot.png``, ``precision_plot.png``.
 
 A result file is written atomically when its sequence is finished, so an
@@ -60,6 +65,7 @@ class ResultFiles:
 
     def __init__(self, out_dir, layout: str):
         self.root = Path(out_dir) / "results"
+        self.tracks = Path(out_dir) / "tracks"
         self.layout = layout
 
     def boxes_path(self, tracker: str, sequence: str) -> Path:
@@ -75,10 +81,17 @@ class ResultFiles:
     def supervised_path(self, tracker: str, sequence: str) -> Path:
         return self.root / tracker / "baseline" / sequence / f"{sequence}_001.txt"
 
-    def write(self, tracker: str, sequence: str, boxes, times) -> None:
-        # Times first: the boxes file marks the sequence as finished.
-        write_text_atomically(self.times_path(tracker, sequence), "".join(f"{t:.8f}\n" for t in times))
-        write_text_atomically(self.boxes_path(tracker, sequence), format_rows(boxes, "%.3f"))
+    def track_path(self, tracker: str, sequence: str) -> Path:
+        return self.tracks / tracker / f"{sequence}.txt"
+
+    def write(self, tracker: str, sequence: Sequence, boxes, times) -> None:
+        """``boxes``: one per frame; the result file keeps the annotated rows."""
+        rows = metrics.annotated_rows(sequence.ground_truth)
+        name = sequence.name
+        # The result file last: it marks the sequence as finished.
+        write_text_atomically(self.track_path(tracker, name), format_rows(boxes, "%.3f"))
+        write_text_atomically(self.times_path(tracker, name), "".join(f"{t:.8f}\n" for t in times))
+        write_text_atomically(self.boxes_path(tracker, name), format_rows(np.asarray(boxes)[rows], "%.3f"))
 
     def read(self, tracker: str, sequence: str) -> tuple[np.ndarray, np.ndarray]:
         boxes = np.loadtxt(self.boxes_path(tracker, sequence), delimiter=",", ndmin=2)
@@ -132,7 +145,7 @@ def run_trackers(trackers, sequences: list[Sequence], files: ResultFiles, superv
             else:
                 start = time.perf_counter()
                 boxes, times = tracker.track(sequence.frames, sequence.init_box)
-                files.write(tracker.name, sequence.name, boxes, times)
+                files.write(tracker.name, sequence, boxes, times)
                 log.info(f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
                          f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)")
             if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
@@ -142,8 +155,12 @@ def run_trackers(trackers, sequences: list[Sequence], files: ResultFiles, superv
 
 def write_ground_truth(out_dir: Path, sequences: list[Sequence]) -> None:
     for sequence in sequences:
-        write_text_atomically(out_dir / "groundtruth" / f"{sequence.name}.txt",
-                              format_rows(sequence.ground_truth, "%.6f"))
+        rows = metrics.annotated_rows(sequence.ground_truth)
+        folder = out_dir / "groundtruth"
+        boxes = format_rows(sequence.ground_truth[rows], "%.6f")
+        write_text_atomically(folder / f"{sequence.name}.txt", boxes)
+        frames = [path for path, keep in zip(sequence.frames, rows) if keep]
+        write_text_atomically(folder / f"{sequence.name}_frames.txt", "".join(f"{p}\n" for p in frames))
 
 
 def build_report(tracker_names: list[str], sequences: list[Sequence], files: ResultFiles,

@@ -26,14 +26,14 @@ DEFINITIONS = {
             "averaged over videos",
     "speed": "fps = frames tracked / seconds spent in update() (image decoding excluded); "
              "toolkit_speed_fps = the toolkit's mean over sequences of mean(1 / seconds per frame)",
-    "rows": "scores use the annotated rows only (ALOV annotates about every 5th frame); row 0 is the "
-            "initialisation frame",
+    "rows": "result files hold one row per annotated frame (ALOV annotates about every 5th frame), "
+            "row 0 being the initialisation frame; tracks/ holds every frame",
 }
 
 
 def score_tracker(sequences: list[Sequence], results: dict, supervised: dict | None) -> dict:
-    """The scores of one tracker. ``results``: sequence name -> (boxes N x 4,
-    seconds per frame); ``supervised``: sequence name -> SupervisedRecord, or
+    """The scores of one tracker. ``results``: sequence name -> (boxes, one
+    per annotated frame; seconds per frame); ``supervised``: sequence name -> SupervisedRecord, or
     None when no supervised run was made."""
     ope, ope_excluded, got10k_ious, alov_ious, per_sequence = [], [], [], [], {}
     update_frames, update_seconds, toolkit_speeds = 0, 0.0, []
@@ -48,14 +48,17 @@ def score_tracker(sequences: list[Sequence], results: dict, supervised: dict | N
         toolkit_speeds.append(metrics.speed_fps(times))
         if scored < 2:
             continue    # only the initialisation box is known (GOT-10k test split): nothing to score
-        curves = metrics.ope_curves(boxes[rows], ground_truth)
+        if len(boxes) != scored:
+            raise ValueError(f"the result of {sequence.name} has {len(boxes)} rows, its ground truth "
+                             f"{scored}: a result of another data set or split? Delete it to recompute")
+        curves = metrics.ope_curves(boxes, ground_truth)
         ope.append(curves)
-        ope_excluded.append(metrics.ope_curves(boxes[rows], ground_truth, first_frame="exclude"))
+        ope_excluded.append(metrics.ope_curves(boxes, ground_truth, first_frame="exclude"))
         image_size = sequence.image_size()
         visible = sequence.visible[rows] if sequence.visible is not None else None
-        seq_ious = metrics.got10k_ious(boxes[rows], ground_truth, image_size, visible)
+        seq_ious = metrics.got10k_ious(boxes, ground_truth, image_size, visible)
         got10k_ious.append(seq_ious)
-        alov_ious.append(metrics.iou(boxes[rows][1:], ground_truth[1:]))
+        alov_ious.append(metrics.iou(boxes[1:], ground_truth[1:]))
         entry = {"frames": len(sequence), "scored_frames": scored - 1, "auc": curves.auc,
                  "precision_20px": curves.precision_at_20, "ao": float(np.mean(seq_ious)) if seq_ious.size
                  else None}

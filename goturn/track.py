@@ -4,7 +4,7 @@
         --out out.mp4 [--gif out.gif]
 
 ``--box`` is the object in the first frame, ``x,y,w,h`` in pixels. Writes the
-video with the box drawn on every frame (H.264), optionally an animated GIF,
+video with the box drawn on every frame (MP4), optionally an animated GIF,
 and the boxes as text (``--boxes``, default: ``--out`` with ``.txt``; one line
 ``x,y,w,h`` per frame, as the GOT-10k toolkit records results). Prints the
 tracker's frames/s (network and crops only) and the end-to-end rate.
@@ -80,12 +80,14 @@ def draw_box(frame: np.ndarray, box, index: int) -> np.ndarray:
 
 
 class VideoWriter:
-    """H.264 MP4 (yuv420p, so frames are cut to even sizes) via PyAV."""
+    """MP4 via PyAV: H.264 where the FFmpeg build has it (browsers play it),
+    else MPEG-4 Part 2; yuv420p, so frames are cut to even sizes."""
 
     def __init__(self, path: Path, fps: float, width: int, height: int):
         self.width, self.height = width - width % 2, height - height % 2
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         self.container = av.open(str(path), mode="w")
-        self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self.stream.width, self.stream.height = self.width, self.height
         self.stream.pix_fmt = "yuv420p"
 
