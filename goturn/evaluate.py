@@ -18,7 +18,9 @@ sequence of ALOV, OTB or GOT-10k, record the results, then report.
 - ``tracks/<tracker>/<seq>.txt``: the box on every frame, annotated or not;
 - ``results/<tracker>/baseline/<seq>/<seq>_001.txt``: the supervised
   (re-initialising) run, one line per frame in the VOT toolkit's format;
-- ``report.json``, ``success_plot.png``, ``precision_plot.png``.
+- ``report.json``, ``success_plot.png``, ``precision_plot.png``;
+- with ``--videos N``: ``videos/<seq>.mp4`` and ``.gif`` for the first N
+  sequences, the tracker's box and the ground truth drawn on every frame.
 
 A result file is written atomically when its sequence is finished, so an
 interrupted evaluation picks up where it stopped: sequences with a result are
@@ -41,6 +43,7 @@ from common.logs import setup_logging
 from goturn import metrics
 from goturn.report import DEFINITIONS, headline, plot_curves, score_tracker
 from goturn.sequences import ALOV_VAL_FRACTION, DATASETS, Sequence, read_alov, read_sequences
+from goturn.track import DEFAULT_FPS, TRUTH_COLOUR, VideoWriter, draw_box, draw_label
 from goturn.tracker import NoMotionTracker, Tracker
 
 REPORT_FILE = "report.json"
@@ -209,6 +212,35 @@ def evaluate(tracker, sequences: list[Sequence], out_dir, *, layout: str = "otb"
     return report
 
 
+def render_track(sequence: Sequence, boxes: np.ndarray, tracker_name: str, video_path: Path,
+                 gif_path: Path | None = None, fps: float = DEFAULT_FPS) -> None:
+    """Draw a recorded track (one box per frame) and the ground truth (on
+    annotated frames) over the sequence's frames."""
+    video_path.parent.mkdir(parents=True, exist_ok=True)
+    writer, gif_frames = None, []
+    annotated = metrics.annotated_rows(sequence.ground_truth)
+    try:
+        for index, (path, box) in enumerate(zip(sequence.frames, boxes)):
+            with Image.open(path) as image:
+                frame = np.array(image.convert("RGB"))
+            if annotated[index]:
+                draw_box(frame, sequence.ground_truth[index], TRUTH_COLOUR)
+            draw_box(frame, box)
+            draw_label(frame, f"#{index} {tracker_name}", colour=(255, 96, 64))
+            draw_label(frame, "ground truth", line=1, colour=TRUTH_COLOUR)
+            if writer is None:
+                writer = VideoWriter(video_path, fps, frame.shape[1], frame.shape[0])
+            writer.write(frame)
+            if gif_path is not None:
+                gif_frames.append(Image.fromarray(frame))
+    finally:
+        if writer is not None:
+            writer.close()
+    if gif_frames:
+        gif_frames[0].save(gif_path, save_all=True, append_images=gif_frames[1:], loop=0,
+                           duration=round(1000 / fps))
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Evaluate a GOTURN checkpoint on ALOV, OTB or GOT-10k.")
     parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint (this project's or a "
@@ -225,6 +257,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
     add_bool_flag(parser, "--supervised", default=True,
                   help="also run the VOT-style supervised protocol (failures and re-initialisation)")
+    parser.add_argument("--videos", type=int, default=0,
+                        help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)")
     return parser
 
 
@@ -239,12 +273,19 @@ def main(args) -> dict:
     context = {"dataset": args.dataset, "split": args.split or ("val" if args.dataset != "otb" else None),
                "data_path": str(args.data_path), "checkpoint": str(args.checkpoint),
                "device": str(tracker.device)}
-    report = evaluate(tracker, sequences, args.out, layout="got10k" if args.dataset == "got10k" else "otb",
-                      supervised=args.supervised, context=context, log=log)
+    layout = "got10k" if args.dataset == "got10k" else "otb"
+    report = evaluate(tracker, sequences, args.out, layout=layout, supervised=args.supervised,
+                      context=context, log=log)
     for name, numbers in report.get("summary", {}).items():
         log.info(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in numbers.items()))
     if report:
         log.info(f"report: {Path(args.out) / REPORT_FILE}; plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
+    files = ResultFiles(args.out, layout)
+    for sequence in sequences[:args.videos]:
+        video = Path(args.out) / "videos" / f"{sequence.name}.mp4"
+        boxes = np.loadtxt(files.track_path(tracker.name, sequence.name), delimiter=",", ndmin=2)
+        render_track(sequence, boxes, tracker.name, video, video.with_suffix(".gif"))
+        log.info(f"video: {video} (and .gif)")
     return report
 
 

@@ -24,7 +24,8 @@ from common.errors import UserError, run_cli
 from goturn.sequences import IMAGE_SUFFIXES, list_images
 from goturn.tracker import Tracker
 
-BOX_COLOUR = (255, 64, 32)     # RGB
+BOX_COLOUR = (255, 64, 32)        # RGB: the tracker's box
+TRUTH_COLOUR = (40, 230, 60)      # the ground truth, where evaluate.py draws it
 DEFAULT_FPS = 25.0
 
 
@@ -69,14 +70,16 @@ def read_frames(source: Path, max_frames: int | None):
     return decoded(), rate
 
 
-def draw_box(frame: np.ndarray, box, index: int) -> np.ndarray:
-    image = frame.copy()
+def draw_box(image: np.ndarray, box, colour=BOX_COLOUR) -> None:
+    """Outline ``box`` ([x, y, w, h]) on ``image`` in place."""
     x, y, w, h = box
     thickness = max(2, round(min(image.shape[:2]) / 160))
-    cv2.rectangle(image, (round(x), round(y)), (round(x + w), round(y + h)), BOX_COLOUR, thickness,
-                  cv2.LINE_AA)
-    cv2.putText(image, f"#{index}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-    return image
+    cv2.rectangle(image, (round(x), round(y)), (round(x + w), round(y + h)), colour, thickness, cv2.LINE_AA)
+
+
+def draw_label(image: np.ndarray, text: str, line: int = 0, colour=(255, 255, 255)) -> None:
+    """Text in the top-left corner, one ``line`` below the other."""
+    cv2.putText(image, text, (6, 18 + 16 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
 
 
 class VideoWriter:
@@ -145,7 +148,9 @@ def main(args) -> dict:
 
     def draw(index, frame, box):
         nonlocal writer
-        drawn = draw_box(frame, box, index)
+        drawn = frame.copy()
+        draw_box(drawn, box)
+        draw_label(drawn, f"#{index}")
         if writer is None:
             writer = VideoWriter(args.out, fps, frame.shape[1], frame.shape[0])
         writer.write(drawn)

@@ -5,6 +5,7 @@ report on our result files gives our numbers)."""
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -116,7 +117,7 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
                         lambda checkpoint, device, name: Tracker(ConstantNet(), device=device, name=name))
     args = evaluate.get_args_parser().parse_args([
         "--checkpoint", "unused.pth", "--data_path", str(tmp_path / "ALOV"),
-        "--dataset", "alov", "--out", str(out), "--device", "cpu"])
+        "--dataset", "alov", "--out", str(out), "--device", "cpu", "--videos", "1"])
     report = evaluate.main(args)
     name = "01-Light_video00002"
     assert np.loadtxt(out / "results" / "GOTURN" / f"{name}.txt", delimiter=",").shape == (3, 4)
@@ -129,6 +130,9 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     assert saved["summary"] == report["summary"] and saved["dataset"] == "alov"
     for key in ("otb", "otb_first_frame_excluded", "got10k", "vot", "alov", "speed"):
         assert key in saved["trackers"]["GOTURN"]
+    capture = cv2.VideoCapture(str(out / "videos" / f"{name}.mp4"))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 11 and capture.read()[0]
+    assert (out / "videos" / f"{name}.gif").stat().st_size > 0
 
 
 def test_toolkit_otb_report_on_our_result_files_gives_our_numbers(tmp_path):
