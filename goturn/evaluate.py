@@ -193,6 +193,7 @@ def evaluate(tracker, sequences: list[Sequence], out_dir, *, layout: str = "otb"
     results, report.json and the plots into ``out_dir``; returns the report.
     Usable from training to score a model on the validation videos."""
     log = log or setup_logging(True, 0)
+    context = context or {}
     out_dir = Path(out_dir)
     files = ResultFiles(out_dir, layout)
     baseline = NoMotionTracker()
@@ -205,9 +206,10 @@ def evaluate(tracker, sequences: list[Sequence], out_dir, *, layout: str = "otb"
         log.warning("no sequence has ground truth beyond its first frame (a test split?): results are "
                     f"recorded in {files.root} for submission, nothing to score")
         return {}
-    report = build_report([tracker.name, baseline.name], sequences, files, supervised, context or {})
+    report = build_report([tracker.name, baseline.name], sequences, files, supervised, context)
     write_text_atomically(out_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
-    title = context.get("dataset", "") if context else ""
+    words = (str(context.get("dataset", "")).upper(), context.get("split") or "")
+    title = f"{' '.join(w for w in words if w)} ({len(sequences)} sequences)".strip()
     plot_curves(report["trackers"], title, out_dir / SUCCESS_PLOT, out_dir / PRECISION_PLOT)
     return report
 

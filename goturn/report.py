@@ -10,7 +10,9 @@ from matplotlib.figure import Figure
 
 from goturn import metrics
 from goturn.sequences import Sequence
+from goturn.tracker import NoMotionTracker
 
+BASELINE = NoMotionTracker.name
 DEFINITIONS = {
     "otb": "OTB one-pass evaluation as the GOT-10k toolkit's ExperimentOTB: first result row set to the "
            "ground truth; per sequence success = fraction of frames with IoU > t, t in linspace(0, 1, 21), "
@@ -109,12 +111,13 @@ def plot_curves(trackers: dict, title: str, success_path, precision_path) -> Non
         axes = figure.subplots()
         for name in order:
             otb = trackers[name]["otb"]
-            axes.plot(thresholds, otb[key], linewidth=2, label=f"{name} [{label} {otb[score]:.3f}]")
+            style = {"color": "grey", "linestyle": "--"} if name == BASELINE else {}
+            axes.plot(thresholds, otb[key], linewidth=2, label=f"{name} [{label} {otb[score]:.3f}]", **style)
         if key == "precision_curve":
             axes.axvline(metrics.PRECISION_AT_PX, color="grey", linestyle=":", linewidth=1)
         axes.set(xlabel=xlabel, ylabel="Success rate" if key == "success_curve" else "Precision",
                  xlim=(thresholds[0], thresholds[-1]), ylim=(0, 1.02),
-                 title=f"{'Success' if key == 'success_curve' else 'Precision'} plot, {title}")
+                 title=f"{'Success' if key == 'success_curve' else 'Precision'} plot: {title}")
         axes.grid(True, alpha=0.4)
         axes.legend(loc="lower left" if key == "success_curve" else "lower right")
         figure.tight_layout()
