@@ -177,6 +177,9 @@ class Tracker(SequenceTracker):
         units = self.model(to_network_input(torch.from_numpy(targets).to(self.device)),
                            to_network_input(torch.from_numpy(searches).to(self.device)))
         units = units.float().cpu().numpy()
+        if not np.isfinite(units).all():
+            raise FloatingPointError("the network returned NaN or Inf; the checkpoint's weights are broken "
+                                     "(a diverged training run?)")
         boxes = np.stack([keep_in_image(box_from_crop_units(u, g, width, height), width, height)
                           for u, g in zip(units, geometries)])
         self._previous_image, self._previous_boxes = current, boxes
