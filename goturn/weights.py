@@ -103,12 +103,15 @@ def load_caffenet_npy(path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise WeightsError(f"{path}: no such file (expected caffenet_weights.npy, see README)")
     try:
-        weights = np.load(path, allow_pickle=True, encoding="latin1").item()
+        weights = np.load(path, allow_pickle=True, encoding="latin1")
     except (OSError, ValueError, pickle.UnpicklingError, EOFError) as error:
         raise WeightsError(f"{path}: not a pickled CaffeNet weights .npy ({error})") from None
+    if isinstance(weights, np.ndarray) and weights.shape == () and weights.dtype == object:
+        weights = weights.item()
     if not isinstance(weights, dict):
-        raise WeightsError(f"{path}: holds a {type(weights).__name__}, expected a dict of "
-                           "'conv1'..'conv5' -> [weight, bias]")
+        held = (f"an array of shape {weights.shape}" if isinstance(weights, np.ndarray)
+                else type(weights).__name__)
+        raise WeightsError(f"{path}: holds {held}, expected a dict of 'conv1'..'conv5' -> [weight, bias]")
     state = {}
     for name, (weight_shape, bias_shape) in CAFFENET_SHAPES.items():
         if name not in weights:
