@@ -4,12 +4,14 @@ report on our result files gives our numbers)."""
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from goturn import evaluate
+from goturn.data.alov import load_alov
 from goturn.data.records import DataError
 from goturn.sequences import read_alov, read_got10k, read_otb
 from goturn.tracker import Tracker
@@ -72,6 +74,8 @@ def test_alov_reader_uses_trainings_validation_split(tmp_path):
     write_alov(tmp_path / "ALOV")
     validation = read_alov(tmp_path)            # the parent of ALOV/ is accepted
     assert [s.name for s in validation] == ["01-Light_video00002", "02-SurfaceCover_video00002"]
+    pairs, _ = load_alov(tmp_path / "ALOV", "val")
+    assert sorted({Path(p).parent.name for p in pairs.paths}) == [s.name for s in validation]
     sequence = validation[0]
     assert len(sequence) == 11
     annotated = np.isfinite(sequence.ground_truth).all(axis=1)
