@@ -197,7 +197,7 @@ def evaluate_videos(
         worker_init_fn=loader_worker_init,
         pin_memory=rt.device.type == "cuda",
     )
-    progress = ProgressLogger(rt.log, len(batches), print_freq, desc)
+    progress = ProgressLogger(rt.log, len(batches), print_freq, desc, enabled=rt.is_main)
 
     scored, clip_logits, video_scores, unreadable = [], [], [], []
     start = time.perf_counter()

@@ -19,7 +19,9 @@ from glore.metrics import average_softmax, confusion_matrix, per_class_accuracy,
 from glore.trained_model import ClipInput
 from tests.helpers.glore_fixtures import write_rawframes
 
-CPU_RT = SimpleNamespace(rank=0, world_size=1, device=torch.device("cpu"), log=logger, autocast=nullcontext)
+CPU_RT = SimpleNamespace(
+    rank=0, world_size=1, is_main=True, device=torch.device("cpu"), log=logger, autocast=nullcontext
+)
 
 
 def test_video_score_is_the_mean_of_the_views_softmax():
