@@ -32,7 +32,7 @@ from common.logs import ProgressLogger, ThroughputMeter
 from common.runtime import setup_runtime
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
-from goturn.data.batches import ExampleStream, StreamBatches, make_loader
+from goturn.data.batches import ExampleStream, StreamBatches, batch_loader, make_loader
 from goturn.data.crops import to_network_input
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
@@ -78,8 +78,8 @@ def load_data(args, rt):
                                    args.skip_bad)
         num_val = min(args.val_batches, val_stream.batches_per_epoch)
         keys = [(0, index) for index in range(rt.rank, num_val, rt.world_size)]
-        val_loader = torch.utils.data.DataLoader(StreamBatches(val_stream), batch_size=None, sampler=keys,
-                                                 num_workers=min(args.workers, len(keys)))
+        val_loader = batch_loader(StreamBatches(val_stream), keys, min(args.workers, len(keys)),
+                                  pin_memory=rt.device.type == "cuda")
         rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
     elif args.val_batches > 0:
         rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")

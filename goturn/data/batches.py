@@ -197,8 +197,18 @@ def init_loader_worker(worker_id: int) -> None:
 
 def make_loader(batches: StreamBatches, workers: int, pin_memory: bool = False,
                 prefetch_factor: int = 4) -> tuple[torch.utils.data.DataLoader, EpochSteps]:
+    """A loader of whole batches and the sampler to set each epoch on."""
     sampler = EpochSteps(len(batches))
-    extra = {"prefetch_factor": prefetch_factor, "persistent_workers": True} if workers > 0 else {}
-    loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=sampler, num_workers=workers,
-                                         pin_memory=pin_memory, worker_init_fn=init_loader_worker, **extra)
-    return loader, sampler
+    return batch_loader(batches, sampler, workers, pin_memory, prefetch_factor, persistent=True), sampler
+
+
+def batch_loader(batches: StreamBatches, keys, workers: int, pin_memory: bool = False,
+                 prefetch_factor: int = 4, persistent: bool = False) -> torch.utils.data.DataLoader:
+    """DataLoader over ``(epoch, step)`` keys. It gets a generator of its own:
+    the default one would draw the workers' base seed from the global torch
+    RNG at every new iterator, shifting dropout masks between a resumed run
+    and an uninterrupted one (the batches themselves need no loader RNG)."""
+    extra = {"prefetch_factor": prefetch_factor, "persistent_workers": persistent} if workers > 0 else {}
+    return torch.utils.data.DataLoader(batches, batch_size=None, sampler=keys, num_workers=workers,
+                                       pin_memory=pin_memory, worker_init_fn=init_loader_worker,
+                                       generator=torch.Generator().manual_seed(0), **extra)
