@@ -1,0 +1,101 @@
+"""GOTURN data figures: example generation per core (with and without JPEG
+decode) and the loader's throughput with 0, 1 and 2 workers, all through the
+project's own generator (goturn.data) on pairs written by bench.inputs.
+The per-core figures expect a process set up like a loader worker (one
+thread, see bench.jobs)."""
+
+import itertools
+
+import numpy as np
+
+from bench.harness import Figure, rate_figure
+from bench.inputs import GoturnPair
+from goturn.data.batches import ExampleStream, StreamBatches, make_loader
+from goturn.data.crops import CROP_SIZE
+from goturn.data.examples import load_pair, make_examples, read_image, search_boxes
+from goturn.data.motion import MotionModel
+from goturn.data.records import PairTable, PairTableBuilder
+
+GENERATED = 10  # synthetic examples per pair, plus the true one
+BATCH = 50
+
+
+def pair_table(pairs: list[GoturnPair]) -> PairTable:
+    builder = PairTableBuilder("alov")
+    for pair in pairs:
+        builder.add(pair.prev_path, pair.prev_box, pair.curr_path, pair.curr_box)
+    return builder.build()
+
+
+def one_batch(pairs: list[GoturnPair], batch_size: int) -> dict:
+    """A real training batch (uint8 crops, labels, target index) for the step figures."""
+    return ExampleStream([pair_table(pairs)], batch_size=batch_size, seed=0, generated=GENERATED).batch(0, 0)
+
+
+def generation_with_decode(pairs: list[GoturnPair], batches_per_run: int, repeats) -> Figure:
+    """Whole batches from ``ExampleStream.batch``: decode both frames of each
+    pair, draw the motion, crop 1 target + 11 search regions, fill the batch."""
+    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED)
+    batch_numbers = itertools.count()
+
+    def work() -> int:
+        for _ in range(batches_per_run):
+            stream.batch(0, next(batch_numbers))
+        return batches_per_run * BATCH
+
+    return rate_figure("goturn.examples.decode", "examples/s/core", work, repeats, threads=1,
+                       note="11 examples/pair, 2 JPEG decodes/pair, 320x240..640x480")
+
+
+def generation_without_decode(pairs: list[GoturnPair], pairs_per_run: int, repeats) -> Figure:
+    """The same generator on frames decoded beforehand: motion draws, crops,
+    labels."""
+    table = pair_table(pairs)
+    decoded = [load_pair(table, row) for row in range(len(table))]
+    motion = MotionModel()
+    search = np.empty((GENERATED + 1, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    target = np.empty((CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    units = itertools.count()
+
+    def work() -> int:
+        for _ in range(pairs_per_run):
+            unit = next(units)
+            pair = decoded[unit % len(decoded)]
+            centres = search_boxes(pair, GENERATED, np.random.default_rng(unit), motion)
+            make_examples(pair, centres, search, target)
+        return pairs_per_run * (GENERATED + 1)
+
+    return rate_figure("goturn.examples.no_decode", "examples/s/core", work, repeats, threads=1,
+                       note="frames decoded beforehand")
+
+
+def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: int, repeats) -> Figure:
+    """Batches through the training path, ``StreamBatches`` in a DataLoader
+    made by ``make_loader``. Warm-up runs include the workers' start."""
+    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED)
+    total = (repeats.warmup + repeats.runs) * batches_per_run
+    loader, sampler = make_loader(StreamBatches(stream, steps_per_epoch=total), workers)
+    sampler.set_epoch(0)
+    batches = iter(loader)
+
+    def work() -> int:
+        for _ in range(batches_per_run):
+            next(batches)
+        return batches_per_run * BATCH
+
+    return rate_figure(f"goturn.loader.workers{workers}", "examples/s", work, repeats,
+                       threads=max(1, workers), note=f"{workers} loader workers, batch {BATCH}")
+
+
+def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:
+    """Decoding alone (cv2.imread, what the generator calls): the ceiling the
+    generator's figure with decode can approach, 2 decodes per 11 examples."""
+    paths = [path for pair in pairs for path in (pair.prev_path, pair.curr_path)]
+
+    def work() -> int:
+        for path in paths:
+            read_image(path)
+        return len(paths)
+
+    return rate_figure("goturn.jpeg_decode", "images/s/core", work, repeats, threads=1,
+                       note=f"cv2.imread of the {len(paths)} frames, 320x240..640x480")

@@ -1,0 +1,198 @@
+"""The benchmark jobs, each run in a fresh process of its own.
+
+A fresh process per job keeps one figure from changing the next one's
+conditions: allocator settings (the GloRe loader workers keep freed memory
+mapped), thread pools, warm caches, a model's memory. Per-core data jobs pin
+their process to one core and set it up exactly as the package's loader
+worker is set up (its ``worker_init_fn``), since that is where the work runs
+in training.
+
+    python -m bench.jobs JOB SETTINGS_JSON   (called by python -m bench)
+
+prints one JSON line per figure on stdout.
+"""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from bench.harness import Figure, Repeats
+from bench.memory import figure_names as memory_figure_names
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each kind of figure runs; ``--quick`` shrinks it."""
+
+    data: Repeats
+    step: Repeats
+    goturn_batches_per_run: int
+    goturn_pairs_per_run: int
+    loader_batches_per_run: int
+    clips_per_run: int
+    memory_steps: int
+
+
+FULL = Plan(data=Repeats(1, 5), step=Repeats(1, 3), goturn_batches_per_run=6, goturn_pairs_per_run=24,
+            loader_batches_per_run=4, clips_per_run=15, memory_steps=16)
+QUICK = Plan(data=Repeats(1, 3), step=Repeats(1, 2), goturn_batches_per_run=3, goturn_pairs_per_run=12,
+             loader_batches_per_run=2, clips_per_run=6, memory_steps=8)
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+GOTURN_PAIRS = 24
+GLORE_VIDEOS = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the parent passes to every job."""
+
+    quick: bool
+    device: str
+    goturn_batch: int
+    glore_batch: int
+    step_threads: int
+    workdir: str
+
+    @property
+    def plan(self) -> Plan:
+        return QUICK if self.quick else FULL
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    names: list[str]  # the figures it produces
+    run: Callable[[Settings], list[Figure]]
+    in_process: bool = False  # jobs that start their own subprocess run in the parent
+
+
+def _pin_to_one_core() -> None:
+    """Per-core figures: this process and its threads on a single core."""
+    allowed = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {allowed[-1]})
+
+
+def _goturn_pairs(settings: Settings):
+    from bench.inputs import goturn_pairs
+
+    return goturn_pairs(Path(settings.workdir) / "goturn", GOTURN_PAIRS)
+
+
+def _glore_videos(settings: Settings):
+    from bench.inputs import glore_videos
+
+    return glore_videos(Path(settings.workdir) / "glore", GLORE_VIDEOS)
+
+
+def goturn_generation(settings: Settings) -> list[Figure]:
+    from bench import goturn_data
+    from goturn.data.batches import init_loader_worker
+
+    pairs = _goturn_pairs(settings)
+    _pin_to_one_core()
+    init_loader_worker(0)
+    plan = settings.plan
+    return [goturn_data.jpeg_decode(pairs, plan.data),
+            goturn_data.generation_with_decode(pairs, plan.goturn_batches_per_run, plan.data),
+            goturn_data.generation_without_decode(pairs, plan.goturn_pairs_per_run, plan.data)]
+
+
+def goturn_loader(settings: Settings) -> list[Figure]:
+    from bench import goturn_data
+
+    pairs = _goturn_pairs(settings)
+    torch.set_num_threads(1)
+    return [goturn_data.loader_throughput(pairs, workers, settings.plan.loader_batches_per_run,
+                                          settings.plan.data) for workers in (0, 1, 2)]
+
+
+def glore_clip_loading(settings: Settings) -> list[Figure]:
+    from bench import glore_data
+    from glore.data.dataset import loader_worker_init
+
+    videos = _glore_videos(settings)
+    _pin_to_one_core()
+    loader_worker_init(0)
+    return [glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
+            for source in ("rawframes", "video")]
+
+
+def _device(settings: Settings) -> torch.device:
+    from common.device import resolve_device, set_current_device
+
+    device = resolve_device(settings.device)
+    set_current_device(device)
+    return device
+
+
+def goturn_steps(precision: str) -> Callable[[Settings], list[Figure]]:
+    def run(settings: Settings) -> list[Figure]:
+        from bench import goturn_data, steps
+
+        device = _device(settings)
+        reason = steps.unsupported_precision(device, precision)
+        if reason:
+            return [steps.skipped(f"goturn.step.{precision}", "examples/s", reason, device)]
+        batch = goturn_data.one_batch(_goturn_pairs(settings), settings.goturn_batch)
+        return [steps.goturn_step(batch, device, precision, settings.plan.step, settings.step_threads)]
+    return run
+
+
+def glore_models(precision: str) -> Callable[[Settings], list[Figure]]:
+    def run(settings: Settings) -> list[Figure]:
+        from bench import steps
+
+        device = _device(settings)
+        reason = steps.unsupported_precision(device, precision)
+        if reason:
+            return [steps.skipped(f"glore.{kind}.{precision}", "clips/s", reason, device)
+                    for kind in ("step", "infer")]
+        clips = steps.glore_clips(settings.glore_batch)
+        return [steps.glore_step(clips, device, precision, settings.plan.step, settings.step_threads),
+                steps.glore_inference(clips, device, precision, settings.plan.step, settings.step_threads)]
+    return run
+
+
+def training_memory(model: str) -> Callable[[Settings], list[Figure]]:
+    def run(settings: Settings) -> list[Figure]:
+        from bench import memory
+
+        return memory.training_memory(model, settings.plan.memory_steps, settings.device)
+    return run
+
+
+JOBS = [
+    Job("goturn.generation", ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"],
+        goturn_generation),
+    Job("goturn.loader", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
+    *[Job(f"goturn.step.{p}", [f"goturn.step.{p}"], goturn_steps(p)) for p in PRECISIONS],
+    Job("glore.clips", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
+    *[Job(f"glore.model.{p}", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p)) for p in PRECISIONS],
+    *[Job(f"{m}.memory", memory_figure_names(m), training_memory(m), in_process=True)
+      for m in ("goturn", "glore")],
+]
+JOBS_BY_KEY = {job.key: job for job in JOBS}
+
+
+def settings_json(settings: Settings) -> str:
+    return json.dumps(asdict(settings))
+
+
+def main(argv: list[str]) -> int:
+    from bench.report import figure_record, print_json_lines
+
+    if len(argv) != 2 or argv[0] not in JOBS_BY_KEY:
+        sys.exit(f"usage: python -m bench.jobs JOB SETTINGS_JSON; jobs: {', '.join(JOBS_BY_KEY)}")
+    settings = Settings(**json.loads(argv[1]))
+    print_json_lines([figure_record(figure) for figure in JOBS_BY_KEY[argv[0]].run(settings)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
