@@ -78,7 +78,7 @@ def main(args) -> int:
     with tempfile.TemporaryDirectory(prefix="zoo_bench_") as workdir:
         settings = Settings(quick=args.quick, device=str(device), goturn_batch=args.goturn_batch,
                             glore_batch=args.glore_batch or (2 if device.type == "cpu" else 16),
-                            step_threads=args.step_threads, workdir=workdir)
+                            step_threads=args.step_threads, workdir=workdir, only=args.only)
         for job in JOBS:
             if not any(selected(name, args.only) for name in job.names):
                 continue

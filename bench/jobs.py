@@ -58,10 +58,15 @@ class Settings:
     glore_batch: int
     step_threads: int
     workdir: str
+    only: list[str] | None = None
 
     @property
     def plan(self) -> Plan:
         return QUICK if self.quick else FULL
+
+    def wants(self, name: str) -> bool:
+        """Whether figure ``name`` was asked for (``--only`` takes names or prefixes)."""
+        return not self.only or any(name.startswith(prefix) for prefix in self.only)
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,14 @@ def goturn_generation(settings: Settings) -> list[Figure]:
     _pin_to_one_core()
     init_loader_worker(0)
     plan = settings.plan
-    return [goturn_data.jpeg_decode(pairs, plan.data),
-            goturn_data.generation_with_decode(pairs, plan.goturn_batches_per_run, plan.data),
-            goturn_data.generation_without_decode(pairs, plan.goturn_pairs_per_run, plan.data)]
+    figures = {
+        "goturn.jpeg_decode": lambda: goturn_data.jpeg_decode(pairs, plan.data),
+        "goturn.examples.decode": lambda: goturn_data.generation_with_decode(
+            pairs, plan.goturn_batches_per_run, plan.data),
+        "goturn.examples.no_decode": lambda: goturn_data.generation_without_decode(
+            pairs, plan.goturn_pairs_per_run, plan.data),
+    }
+    return [measure() for name, measure in figures.items() if settings.wants(name)]
 
 
 def goturn_loader(settings: Settings) -> list[Figure]:
@@ -109,7 +119,8 @@ def goturn_loader(settings: Settings) -> list[Figure]:
     pairs = _goturn_pairs(settings)
     torch.set_num_threads(1)
     return [goturn_data.loader_throughput(pairs, workers, settings.plan.loader_batches_per_run,
-                                          settings.plan.data) for workers in (0, 1, 2)]
+                                          settings.plan.data)
+            for workers in (0, 1, 2) if settings.wants(f"goturn.loader.workers{workers}")]
 
 
 def glore_clip_loading(settings: Settings) -> list[Figure]:
@@ -120,7 +131,7 @@ def glore_clip_loading(settings: Settings) -> list[Figure]:
     _pin_to_one_core()
     loader_worker_init(0)
     return [glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
-            for source in ("rawframes", "video")]
+            for source in ("rawframes", "video") if settings.wants(f"glore.clips.{source}")]
 
 
 def _device(settings: Settings) -> torch.device:
@@ -154,8 +165,12 @@ def glore_models(precision: str) -> Callable[[Settings], list[Figure]]:
             return [steps.skipped(f"glore.{kind}.{precision}", "clips/s", reason, device)
                     for kind in ("step", "infer")]
         clips = steps.glore_clips(settings.glore_batch)
-        return [steps.glore_step(clips, device, precision, settings.plan.step, settings.step_threads),
-                steps.glore_inference(clips, device, precision, settings.plan.step, settings.step_threads)]
+        figures = {
+            f"glore.step.{precision}": steps.glore_step,
+            f"glore.infer.{precision}": steps.glore_inference,
+        }
+        return [measure(clips, device, precision, settings.plan.step, settings.step_threads)
+                for name, measure in figures.items() if settings.wants(name)]
     return run
 
 
