@@ -96,14 +96,13 @@ class GoturnNet(nn.Module):
 @torch.no_grad()
 def init_caffe_(model: GoturnNet) -> None:
     """Caffe's fillers from the GOTURN prototxt: hidden FC weights
-    N(0, 0.005) with bias 1, the last FC N(0, 0.01) with bias 0. The towers
-    get CaffeNet's own fillers (N(0, 0.01); bias 1 for conv2, conv4, conv5,
-    else 0), used only when no pretrained weights are loaded."""
-    for tower in model.feature_towers():
-        for name in CONV_NAMES:
-            conv = getattr(tower, name)
-            nn.init.normal_(conv.weight, 0.0, 0.01)
-            nn.init.constant_(conv.bias, 1.0 if name in ("conv2", "conv4", "conv5") else 0.0)
+    N(0, 0.005) with bias 1, the last FC N(0, 0.01) with bias 0.
+
+    The towers are meant to start from pretrained CaffeNet weights; without
+    them they keep PyTorch's default init, as the reference does. (CaffeNet's
+    own N(0, 0.01) fillers, made for 450k iterations of ImageNet training,
+    give nearly constant pool5 features at init: a short run learns nothing
+    from them.)"""
     for name in FC_NAMES:
         fc = getattr(model.regressor, name)
         last = name == FC_NAMES[-1]

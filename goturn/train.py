@@ -168,6 +168,9 @@ def build_model(args, rt) -> GoturnNet:
     pretrained = args.pretrained_model
     if pretrained == "auto":
         pretrained = str(DEFAULT_CAFFENET) if DEFAULT_CAFFENET.is_file() else "none"
+        if pretrained == "none":
+            rt.log.warning(f"{DEFAULT_CAFFENET} not found: the conv towers start from random weights "
+                           "(the original recipe starts from CaffeNet; see goturn/README.md)")
     if pretrained.lower() != "none":
         kind = load_pretrained(model, pretrained)
         rt.log.info(f"loaded {kind} weights from {pretrained}")

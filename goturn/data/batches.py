@@ -48,7 +48,8 @@ SOURCE_IDS = {"det": 0, "alov": 1}
 
 class ExampleStream:
     """The unit and batch arithmetic of one epoch's example stream, and the
-    content of each unit. Its only state is a cache of permutations."""
+    content of each unit. Its only state is caches (permutations, the last
+    decoded pair), which never change what a batch contains."""
 
     def __init__(self, sources: list[PairTable], batch_size: int, seed: int,
                  generated: int = 10, motion: MotionModel | None = None, skip_bad: bool = False):
@@ -66,6 +67,9 @@ class ExampleStream:
         self.units_per_epoch = len(self.sources) * max(len(table) for table in self.sources)
         self.batches_per_epoch = math.ceil(self.units_per_epoch * self.examples_per_unit / batch_size)
         self._permutations: dict[tuple[int, int, int], np.ndarray] = {}
+        # The unit cut by a batch boundary is needed again by the next batch,
+        # often in the same worker: keep the last decoded unit.
+        self._last_unit: tuple[tuple[int, int], tuple] | None = None
 
     def unit_sample(self, epoch: int, unit: int) -> tuple[int, int]:
         """(source position, row) of a unit."""
@@ -135,6 +139,13 @@ class ExampleStream:
         """The unit's pair, decoded. With ``skip_bad`` an unreadable sample is
         replaced by the next rows of the same source (deterministically) and
         counted; otherwise its error propagates."""
+        if self._last_unit is not None and self._last_unit[0] == (epoch, unit):
+            return self._last_unit[1]
+        result = self._decode_unit(epoch, unit)
+        self._last_unit = ((epoch, unit), result)
+        return result
+
+    def _decode_unit(self, epoch: int, unit: int):
         source_id, row = self.unit_sample(epoch, unit)
         table = self.sources[source_id]
         for misses in range(len(table)):
