@@ -17,7 +17,7 @@ unexpected or of the wrong shape:
 
   (``_net_1`` takes the previous frame's crop: the reference calls
   ``self._model(prev, curr)``). A bare reference ``state_dict`` without the
-  ``_model.`` prefix is accepted too.
+  ``_model.`` prefix, or saved from DDP (``module.``), is accepted too.
 - this project's checkpoints: ``{'model': state_dict, ...}`` as train.py
   writes them, or a bare state dict.
 
@@ -26,6 +26,8 @@ unexpected or of the wrong shape:
 
 import argparse
 import pickle
+import re
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -128,16 +130,33 @@ def load_caffenet_npy(path) -> dict[str, torch.Tensor]:
     return state
 
 
+_UNKNOWN_GLOBAL = re.compile(r"GLOBAL (\S+) was not an allowed global")
+
+
 def _torch_load(path: Path) -> dict:
+    """``torch.load(weights_only=True)``: nothing in the file is executed.
+
+    Training frameworks also pickle their own objects (Lightning's
+    hyper-parameters and callback states); each such class is read as a plain
+    OrderedDict instead, found one by one from the loader's refusals. Only the
+    tensors are used."""
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
-    try:
-        # Old Lightning versions pickled the hyper-parameters as a Namespace.
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise WeightsError(f"{path}: cannot be read as a PyTorch checkpoint ({first_line})") from None
+    stand_ins = [argparse.Namespace]
+    for _ in range(64):
+        try:
+            with torch.serialization.safe_globals(stand_ins):
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            break
+        except Exception as error:
+            unknown = _UNKNOWN_GLOBAL.search(str(error))
+            if unknown and (OrderedDict, unknown.group(1)) not in stand_ins:
+                stand_ins.append((OrderedDict, unknown.group(1)))
+                continue
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise WeightsError(f"{path}: cannot be read as a PyTorch checkpoint ({first_line})") from None
+    else:
+        raise WeightsError(f"{path}: holds too many foreign objects to be read safely")
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, expected a dict")
     return state
@@ -148,7 +167,7 @@ def from_reference_state_dict(state: dict, path) -> dict[str, torch.Tensor]:
     module's ``_model.`` prefix) to ours; validate the result."""
     renamed = {}
     for key, value in state.items():
-        bare = key[len("_model."):] if key.startswith("_model.") else key
+        bare = key.removeprefix("module.").removeprefix("_model.")
         if bare not in REFERENCE_KEY_MAP:
             raise WeightsError(f"{path}: unexpected key {key!r} for a goturn-pytorch checkpoint "
                                "(expected '_model._net_1.0.weight' ... '_model._classifier.9.bias')")
@@ -178,7 +197,7 @@ def load_pretrained(model: GoturnNet, path) -> str:
         model.load_state_dict(load_caffenet_npy(path), strict=False)
         return "caffenet"
     state = _torch_load(path)
-    if "state_dict" in state or any(key.startswith(("_model.", "_net_1.")) for key in state):
+    if "state_dict" in state or any(key.startswith(("_model.", "_net_1.", "module._")) for key in state):
         model.load_state_dict(from_reference_state_dict(state.get("state_dict", state), path))
         return "reference"
     model.load_state_dict(check_state_dict(state.get("model", state), path))

@@ -2,6 +2,8 @@
 
 import argparse
 import copy
+import sys
+import types
 from collections import OrderedDict
 
 import numpy as np
@@ -152,29 +154,48 @@ class ReferenceNetwork(nn.Module):
         return self._classifier(torch.cat((self._net_1(x1).flatten(1), self._net_2(x2).flatten(1)), 1))
 
 
+def foreign_objects():
+    """Objects of a library this project does not have (as Lightning puts
+    its hyper-parameters and callback states into a .ckpt)."""
+    module = types.ModuleType("lightning_like_parsing")
+    exec("class AttributeDict(dict):\n    pass\n"
+         "class CallbackState:\n    def __init__(self):\n        self.best = 1.5\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        return module, {"hyper_parameters": module.AttributeDict(lr=1e-6),
+                        "callbacks": {"checkpoint": module.CallbackState()}}
+    finally:
+        del sys.modules[module.__name__]
+
+
 @pytest.fixture(scope="module")
 def reference_ckpt(tmp_path_factory):
     torch.manual_seed(3)
     reference = ReferenceNetwork().eval()
     path = tmp_path_factory.mktemp("reference") / "_ckpt_epoch_1.ckpt"
     state_dict = OrderedDict((f"_model.{key}", value) for key, value in reference.state_dict().items())
-    torch.save({"epoch": 1, "global_step": 1234, "state_dict": state_dict,
-                "hparams": argparse.Namespace(lr=1e-6, batch_size=3)}, path)
+    module, extras = foreign_objects()
+    sys.modules[module.__name__] = module
+    try:
+        torch.save({"epoch": 1, "global_step": 1234, "state_dict": state_dict,
+                    "hparams": argparse.Namespace(lr=1e-6, batch_size=3), **extras}, path)
+    finally:
+        del sys.modules[module.__name__]  # the loader must do without it
     return reference, path
 
 
 def test_reference_checkpoint_gives_the_same_output(reference_ckpt, inputs):
     reference, path = reference_ckpt
     model = GoturnNet().eval()
-    assert load_pretrained(model, path) == "reference"
+    assert load_pretrained(model, path) == "reference"  # foreign objects in the file are ignored
     target, search = inputs
     with torch.no_grad():
         torch.testing.assert_close(model(target, search), reference(target, search))
 
 
 def test_reference_checkpoint_errors_name_file_and_key(reference_ckpt, tmp_path):
-    _, path = reference_ckpt
-    state = torch.load(path, weights_only=False)
+    reference, _ = reference_ckpt
+    state = {"state_dict": {f"_model.{key}": value for key, value in reference.state_dict().items()}}
     state["state_dict"]["_model._classifier.3.weight"] = torch.zeros(4096, 100)
     torch.save(state, tmp_path / "shape.ckpt")
     with pytest.raises(WeightsError, match=r"shape\.ckpt: key 'regressor\.fc7\.weight' has shape "
