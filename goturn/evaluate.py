@@ -24,13 +24,18 @@ sequence of ALOV, OTB or GOT-10k, record the results, then report.
 
 A result file is written atomically when its sequence is finished, so an
 interrupted evaluation picks up where it stopped: sequences with a result are
-skipped (delete a file to recompute it). The scores are computed from the
-files, as the toolkit would.
+skipped (delete a file to recompute it). ``evaluation.json`` records whose
+results they are (the checkpoint's SHA-256, the data set and split): a run with
+another checkpoint or data stops rather than mix results, or with
+``--discard_stale`` deletes the old ones first. The scores are computed from
+the files, as the toolkit would.
 """
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -38,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 from common.cli import add_bool_flag
-from common.errors import run_cli
+from common.errors import UserError, run_cli
 from common.logs import setup_logging
 from goturn import metrics
 from goturn.report import DEFINITIONS, headline, plot_curves, score_tracker
@@ -47,6 +52,10 @@ from goturn.track import DEFAULT_FPS, TRUTH_COLOUR, VideoWriter, draw_box, draw_
 from goturn.tracker import NoMotionTracker, Tracker
 
 REPORT_FILE = "report.json"
+STATE_FILE = "evaluation.json"
+# What --discard_stale deletes: everything derived from one checkpoint's run.
+RUN_OUTPUTS = ("results", "tracks", "groundtruth", "videos", REPORT_FILE, "success_plot.png",
+               "precision_plot.png")
 SUCCESS_PLOT = "success_plot.png"
 PRECISION_PLOT = "precision_plot.png"
 
@@ -243,6 +252,35 @@ def render_track(sequence: Sequence, boxes: np.ndarray, tracker_name: str, video
                            duration=round(1000 / fps))
 
 
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 23):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def claim_output_dir(out_dir: Path, identity: dict, discard_stale: bool, log) -> None:
+    """Make sure the results already in ``out_dir`` (resumed, not recomputed)
+    come from the same checkpoint and data; then record ``identity``."""
+    state_path = out_dir / STATE_FILE
+    previous = json.loads(state_path.read_text()) if state_path.is_file() else None
+    if previous is not None and previous != identity:
+        described = ", ".join(f"{key} {previous.get(key)!r} (now {value!r})"
+                              for key, value in identity.items() if previous.get(key) != value)
+        if not discard_stale:
+            raise UserError(f"{out_dir} holds results of another run: {described}. Use another --out, or "
+                            "--discard_stale to delete them")
+        for name in RUN_OUTPUTS:
+            target = out_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        log.warning(f"deleted the results of another run in {out_dir}: {described}")
+    write_text_atomically(state_path, json.dumps(identity, indent=2) + "\n")
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Evaluate a GOTURN checkpoint on ALOV, OTB or GOT-10k.")
     parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint (this project's or a "
@@ -261,6 +299,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                   help="also run the VOT-style supervised protocol (failures and re-initialisation)")
     parser.add_argument("--videos", type=int, default=0,
                         help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)")
+    add_bool_flag(parser, "--discard_stale", default=False,
+                  help="when OUT holds results of another checkpoint or data set, delete them instead "
+                       "of stopping")
     return parser
 
 
@@ -272,8 +313,13 @@ def main(args) -> dict:
         sequences = read_sequences(args.dataset, args.data_path, args.split)
     log.info(f"{args.dataset}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames")
     tracker = Tracker(args.checkpoint, device=args.device, name=args.name)
-    context = {"dataset": args.dataset, "split": args.split or ("val" if args.dataset != "otb" else None),
-               "data_path": str(args.data_path), "checkpoint": str(args.checkpoint),
+    split = args.split or ("val" if args.dataset != "otb" else None)
+    identity = {"checkpoint_sha256": file_sha256(args.checkpoint), "dataset": args.dataset, "split": split,
+                "data_path": str(Path(args.data_path).resolve()), "tracker": args.name,
+                **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {})}
+    claim_output_dir(Path(args.out), identity, args.discard_stale, log)
+    context = {"dataset": args.dataset, "split": split, "data_path": str(args.data_path),
+               "checkpoint": str(args.checkpoint), "checkpoint_sha256": identity["checkpoint_sha256"],
                "device": str(tracker.device)}
     layout = "got10k" if args.dataset == "got10k" else "otb"
     report = evaluate(tracker, sequences, args.out, layout=layout, supervised=args.supervised,

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from goturn import evaluate
 from goturn.data.alov import load_alov
 from goturn.data.records import DataError
@@ -117,12 +118,13 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     (loading a real checkpoint is covered by the track command's test)."""
     write_alov(tmp_path / "ALOV")
     out = tmp_path / "eval"
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"weights of model A")
     monkeypatch.setattr(evaluate, "Tracker",
                         lambda checkpoint, device, name: Tracker(ConstantNet(), device=device, name=name))
-    args = evaluate.get_args_parser().parse_args([
-        "--checkpoint", "unused.pth", "--data_path", str(tmp_path / "ALOV"),
-        "--dataset", "alov", "--out", str(out), "--device", "cpu", "--videos", "1"])
-    report = evaluate.main(args)
+    command = ["--checkpoint", str(checkpoint), "--data_path", str(tmp_path / "ALOV"),
+               "--dataset", "alov", "--out", str(out), "--device", "cpu"]
+    report = evaluate.main(evaluate.get_args_parser().parse_args([*command, "--videos", "1"]))
     name = "01-Light_video00002"
     assert np.loadtxt(out / "results" / "GOTURN" / f"{name}.txt", delimiter=",").shape == (3, 4)
     assert np.loadtxt(out / "groundtruth" / f"{name}.txt", delimiter=",").shape == (3, 4)
@@ -137,6 +139,16 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     capture = cv2.VideoCapture(str(out / "videos" / f"{name}.mp4"))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 11 and capture.read()[0]
     assert (out / "videos" / f"{name}.gif").stat().st_size > 0
+
+    # Results of another checkpoint are never mixed in: stop, or discard them.
+    checkpoint.write_bytes(b"weights of model B")
+    with pytest.raises(UserError, match="another run: checkpoint_sha256"):
+        evaluate.main(evaluate.get_args_parser().parse_args(command))
+    marker = out / "results" / "GOTURN" / f"{name}.txt"
+    marker.write_text("stale\n")
+    evaluate.main(evaluate.get_args_parser().parse_args([*command, "--discard_stale"]))
+    assert np.loadtxt(marker, delimiter=",").shape == (3, 4)
+    assert not (out / "videos").exists()
 
 
 def test_toolkit_otb_report_on_our_result_files_gives_our_numbers(tmp_path):
