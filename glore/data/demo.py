@@ -36,7 +36,7 @@ CLASSES = (
 )
 
 
-def write_video(path: str, frames: np.ndarray, fps: int = 25) -> None:
+def write_video(path: str, frames: np.ndarray, fps: int = 25, gop: int = 12) -> None:
     """Write RGB frames T x H x W x 3 as an MPEG-4 part 2 (XVID-tagged) .avi, like UCF-101's."""
     with av.open(path, "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
@@ -44,7 +44,7 @@ def write_video(path: str, frames: np.ndarray, fps: int = 25) -> None:
         stream.pix_fmt = "yuv420p"
         stream.codec_tag = "XVID"
         stream.bit_rate = 600_000
-        stream.codec_context.gop_size = 12
+        stream.codec_context.gop_size = gop  # frames between key frames
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -56,7 +56,7 @@ def _background(rng, height, width):
     """Smooth random texture around a random colour (static: it carries no motion)."""
     base = rng.uniform(40, 215, size=3)
     texture = cv2.resize(
-        rng.uniform(-30, 30, size=(6, 8, 3)).astype(np.float32),
+        rng.uniform(-15, 15, size=(6, 8, 3)).astype(np.float32),
         (width, height),
         interpolation=cv2.INTER_CUBIC,
     )
@@ -81,17 +81,17 @@ def _motion(name, rng, num_frames, height, width, radius):
     scale = np.ones(num_frames)
     centre_t = t - (num_frames - 1) / 2
     if name in ("DriftLeft", "DriftRight"):
-        speed = rng.uniform(0.6, 1.0) * (-1 if name == "DriftLeft" else 1)
+        speed = rng.uniform(0.8, 1.2) * (-1 if name == "DriftLeft" else 1)
         x = width / 2 + speed * centre_t
     elif name in ("SpinClockwise", "SpinCounterClockwise"):
         # Image y points down, so a growing angle turns clockwise on screen.
-        omega = math.radians(rng.uniform(4, 7)) * (1 if name == "SpinClockwise" else -1)
+        omega = math.radians(rng.uniform(5, 8)) * (1 if name == "SpinClockwise" else -1)
         angle = angle + omega * t
     elif name in ("RiseSlow", "RiseFast"):
-        speed = rng.uniform(0.2, 0.35) if name == "RiseSlow" else rng.uniform(0.9, 1.2)
+        speed = rng.uniform(0.25, 0.4) if name == "RiseSlow" else rng.uniform(1.0, 1.3)
         y = height / 2 - speed * centre_t
     else:
-        rate = math.log(rng.uniform(2.0, 2.6)) / num_frames * (1 if name == "Grow" else -1)
+        rate = math.log(rng.uniform(2.2, 3.0)) / num_frames * (1 if name == "Grow" else -1)
         scale = np.exp(rate * centre_t)
     return x, y, angle, scale * radius
 
@@ -99,7 +99,7 @@ def _motion(name, rng, num_frames, height, width, radius):
 def render_video(name, rng, background, base_colour, num_frames=64, height=96, width=128):
     shape = _polygon(rng)
     colour = (base_colour + rng.choice([-1, 1], 3) * rng.uniform(60, 110, 3)) % 256  # far from the background
-    radius = rng.uniform(0.15, 0.22) * height
+    radius = rng.uniform(0.22, 0.3) * height
     x, y, angle, size = _motion(name, rng, num_frames, height, width, radius)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for i in range(num_frames):
@@ -108,8 +108,7 @@ def render_video(name, rng, background, base_colour, num_frames=64, height=96, w
         frame = background.copy()
         cv2.fillPoly(frame, [np.round(points * 16).astype(np.int32)], colour.tolist(), cv2.LINE_AA, shift=4)
         frames[i] = frame
-    noise = rng.integers(-6, 7, size=frames.shape, dtype=np.int16)  # sensor noise, independent per frame
-    return np.clip(frames + noise, 0, 255).astype(np.uint8)
+    return frames
 
 
 def generate(
@@ -134,8 +133,8 @@ def generate(
     for label, name in enumerate(CLASSES):
         os.makedirs(os.path.join(videos, name))
         for group in range(1, groups + 1):
-            group_rng = np.random.default_rng([seed, label, group])
-            background, base = _background(group_rng, height, width)  # one "scene" per group, as in UCF-101
+            # One scene per group, shared by every class (so a background never tells the class).
+            background, base = _background(np.random.default_rng([seed, group]), height, width)
             for clip in range(1, clips_per_group + 1):
                 relative = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
                 rng = np.random.default_rng([seed, label, group, clip])

@@ -42,26 +42,23 @@ class RawFrames:
         decoded = None
         for slot, index in enumerate(unique):
             path = os.path.join(self.path, FRAME_TEMPLATE.format(int(index) + 1))
-            # Decode straight to RGB, into the clip buffer once its frame size is known.
-            image = (
-                cv2.imread(path, cv2.IMREAD_COLOR_RGB)
-                if decoded is None
-                else cv2.imread(path, decoded[slot], cv2.IMREAD_COLOR_RGB)
-            )
-            if image is None or image.size == 0:
+            # Decoded straight to RGB. (imread into a preallocated buffer would save a copy, but
+            # then it fails silently on a missing or corrupt file.)
+            image = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+            if image is None:
                 reason = "is unreadable or corrupt" if os.path.exists(path) else "is missing"
                 raise DataError(
                     f"frame {path} {reason} (the video has {self.num_frames} frames according to its list)"
                 )
             if decoded is None:
                 decoded = np.empty((len(unique), *image.shape), np.uint8)
-                decoded[0] = image
             elif image.shape != decoded.shape[1:]:
                 raise DataError(
                     f"frame {path} is {image.shape[1]}x{image.shape[0]}, the clip's first frame "
                     f"is {decoded.shape[2]}x{decoded.shape[1]}"
                 )
-        return decoded[inverse] if len(unique) < len(inverse) else decoded
+            decoded[slot] = image
+        return in_requested_order(decoded, inverse)
 
     def close(self) -> None:
         pass
@@ -147,7 +144,7 @@ class VideoFile:
         available = np.array(sorted(decoded))
         nearest = available[np.clip(np.searchsorted(available, unique, side="right") - 1, 0, None)]
         clip = np.stack([decoded[int(i)] for i in nearest])
-        return clip[inverse] if len(unique) < len(inverse) else clip
+        return in_requested_order(clip, inverse)
 
     def close(self) -> None:
         self._container.close()
@@ -157,6 +154,14 @@ class VideoFile:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def in_requested_order(frames: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Frames decoded for the sorted distinct indices, put back in the order asked for (a looped
+    clip is not sorted; a repeated index is decoded once). No copy when the order already holds."""
+    if len(inverse) == len(frames) and np.all(np.diff(inverse) > 0):
+        return frames
+    return frames[inverse]
 
 
 def open_frames(path: str, num_frames: int | None = None):

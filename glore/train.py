@@ -1,0 +1,441 @@
+"""Fine-tune GloRe (ResNet-50-lite 3D with GloRe units) on UCF-101.
+
+    python -m glore.train --data_path D --pretrained resnet50-lite_3d_8x8_w-glore_2-3_ep-0000.pth
+    torchrun --nproc_per_node 8 -m glore.train --data_path D --batch_size 16 --lr 0.004 ...
+
+D holds ucf101_{train,val}_split_N_{rawframes,videos}.txt and rawframes/ or videos/ (see
+glore/README.md; `python -m glore.data.prepare` makes them from the official split files).
+Each step takes --batch_size clips per device: 8 frames, 8 apart, augmented as the reference
+(glore/data/transforms.py). Loss: cross-entropy. Solver and schedule: glore/optim.py.
+After every epoch the whole val list is scored with one centred clip per video (exact under
+torchrun, glore.evaluate) and a checkpoint is written; --resume auto continues bitwise where a
+run stopped.
+"""
+
+import argparse
+import math
+import time
+
+import torch
+from torch import nn
+
+from common.checkpoint import resolve_resume
+from common.cli import add_bool_flag, add_runtime_args
+from common.device import synchronize
+from common.errors import UserError, run_cli
+from common.logs import ProgressLogger, ThroughputMeter
+from common.runtime import setup_runtime
+from common.summary import write_result
+from glore.data.dataset import TrainClips, collate_clips, loader_worker_init
+from glore.data.layout import load_split
+from glore.data.samplers import TrainBatchSampler
+from glore.data.transforms import TrainTransform, normalize_clips
+from glore.evaluate import evaluate_videos
+from glore.model import GloReNet, canonical_network_name
+from glore.optim import build_lr_scheduler, build_optimizer
+from glore.precise_bn import update_bn_stats
+from glore.trained_model import ClipInput
+from glore.weights import load_pretrained
+
+
+def load_data(args, rt):
+    """Records of the split, and this rank's training loader (batches keyed by (epoch, index))."""
+    split = load_split(args.data_path, args.split, args.data_format)
+    rt.log.info(
+        f"UCF-101 split {args.split} from {split.root} ({split.data_format}): {len(split.train)} "
+        f"training and {len(split.val)} validation videos, {len(split.class_names)} classes"
+    )
+    transform = TrainTransform(
+        args.crop_size,
+        tuple(args.short_side),
+        tuple(args.aspect_ratio),
+        args.flip_prob,
+        tuple(args.hls),
+        args.jitter,
+    )
+    dataset = TrainClips(split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad)
+    sampler = TrainBatchSampler(len(dataset), args.batch_size, args.seed, rt.rank, rt.world_size)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=args.workers,
+        collate_fn=collate_clips,
+        pin_memory=rt.device.type == "cuda",
+        worker_init_fn=loader_worker_init,
+        persistent_workers=args.workers > 0,
+        prefetch_factor=4 if args.workers > 0 else None,
+        # The loader's own generator: creating an iterator then leaves the global torch RNG
+        # (dropout's) untouched, which keeps resumed runs bitwise equal to uninterrupted ones.
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    return split, loader, sampler
+
+
+def build_model(args, rt, num_classes: int):
+    """The network with its pretrained weights; returns it and the names of the parameters that
+    came from the file (they get --pretrained_lr_mult)."""
+    model = GloReNet(num_classes, network=args.network, dropout=args.dropout)
+    pretrained = set()
+    if args.pretrained:
+        report = load_pretrained(model, args.pretrained)
+        pretrained = report.loaded_parameters(model)
+        rt.log.info(
+            f"loaded {len(report.loaded)} tensors from {args.pretrained}"
+            + (f"; skipped {report.skipped} (another class count)" if report.skipped else "")
+            + (f"; {len(report.kept_init)} keep their initial values" if report.kept_init else "")
+        )
+    model = model.to(rt.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model, pretrained
+
+
+def to_input(clips: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """Integer clips from the loader -> normalised float32 on the device, in the model's layout."""
+    clips = normalize_clips(clips, device)
+    return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
+
+
+def train_one_epoch(model, criterion, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step):
+    """The steps of epoch `state['epoch']` from `state['step_in_epoch']` on. `on_step` saves
+    periodic checkpoints and returns a reason to stop early (or None)."""
+    model.train()
+    progress = ProgressLogger(
+        rt.log,
+        total=state["steps_per_epoch"],
+        print_freq=args.print_freq,
+        desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
+        enabled=rt.is_main,
+    )
+    step_end = time.perf_counter()
+    for batch in loader:
+        data_seconds = time.perf_counter() - step_end
+        for message in batch["skipped"]:
+            rt.log.warning(f"skipped (--skip_bad): {message}")
+        state["skipped_videos"] += len(batch["skipped"])
+        if batch["clips"] is not None:
+            clips = to_input(batch["clips"], rt.device, args.channels_last)
+            labels = batch["labels"].to(rt.device, non_blocking=True)
+            with rt.autocast():
+                logits = model(clips)
+            loss = criterion(logits.float(), labels)
+            rt.check_finite(loss, state["step"] + 1)
+            optimizer.zero_grad(set_to_none=True)
+            rt.backward_and_step(loss, optimizer)
+            state["last_loss"] = loss.item()
+        lr_scheduler.step()
+        synchronize(rt.device)
+        state["step"] += 1
+        state["step_in_epoch"] += 1
+        step_seconds = time.perf_counter() - step_end
+        meter.update(args.batch_size * rt.world_size, step_seconds, data_seconds)
+        rt.record_loss(state["step"], state["last_loss"])
+        lr = optimizer.param_groups[0]["lr"] / optimizer.param_groups[0]["lr_mult"]
+        rt.tensorboard.add_scalar("train/loss", state["last_loss"], state["step"])
+        rt.tensorboard.add_scalar("train/lr", lr, state["step"])
+        progress.update(
+            state["step_in_epoch"],
+            loss=state["last_loss"],
+            lr=lr,
+            clips_per_s=args.batch_size * rt.world_size / step_seconds,
+            data_wait=data_seconds / step_seconds,
+        )
+        reason = on_step()
+        step_end = time.perf_counter()
+        if reason:
+            progress.close()
+            return reason
+    progress.close()
+    return None
+
+
+def evaluate(model, loader, split, rt, args) -> dict:
+    """Clip accuracy (one centred clip per video) on the whole val list, with optional precise BN
+    first. The numbers come from glore.evaluate, the same code as the evaluation report's."""
+    model_without_ddp = model.module if hasattr(model, "module") else model
+    if args.precise_bn_batches > 0:
+        loader.batch_sampler.set_epoch(loader.batch_sampler.epoch)  # the epoch's first batches again
+        batches = (
+            batch["clips"]
+            for _, batch in zip(range(args.precise_bn_batches), loader)
+            if batch["clips"] is not None
+        )
+        used = update_bn_stats(
+            model_without_ddp, batches, lambda clips: to_input(clips, rt.device, args.channels_last)
+        )
+        rt.log.info(f"precise BN: statistics re-estimated on {used} batches")
+    result = evaluate_videos(
+        model_without_ddp,
+        split.val,
+        rt,
+        clip_input(args),
+        batch_size=args.val_batch_size,
+        workers=args.workers,
+        skip_bad=args.skip_bad,
+        print_freq=args.print_freq,
+        desc="validation",
+    )
+    return {**result.clip_accuracy(), "loss": result.clip_loss()}
+
+
+def clip_input(args) -> ClipInput:
+    return ClipInput(args.clip_len, args.interval, args.crop_size, args.resize)
+
+
+def main(args):
+    try:
+        args.network = canonical_network_name(args.network)
+    except ValueError as error:
+        raise UserError(f"--network: {error}") from None
+    rt = setup_runtime(args)
+    split, loader, sampler = load_data(args, rt)
+    model, pretrained = build_model(args, rt, len(split.class_names))
+    criterion = nn.CrossEntropyLoss()
+    optimizer = build_optimizer(
+        model, pretrained, args.lr, args.momentum, args.weight_decay, args.pretrained_lr_mult
+    )
+    steps_per_epoch = len(sampler)
+    lr_scheduler = build_lr_scheduler(
+        optimizer,
+        steps_per_epoch,
+        args.epochs,
+        args.warmup_epochs,
+        args.lr_schedule,
+        args.lr_steps,
+        args.lr_gamma,
+    )
+    model_without_ddp = model
+    model = rt.wrap_model(model)
+
+    state = {
+        "epoch": 0,
+        "step": 0,
+        "step_in_epoch": 0,
+        "steps_per_epoch": steps_per_epoch,
+        "last_loss": math.nan,
+        "skipped_videos": 0,
+    }
+    val = {"top1": math.nan, "top5": math.nan, "loss": math.nan}
+    checkpoint = resolve_resume(args.resume, args.output_dir)
+    if checkpoint:
+        saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
+        if list(saved.get("class_names", split.class_names)) != split.class_names:
+            raise UserError(f"{checkpoint} was trained on other classes than {split.root} lists")
+        state.update(
+            epoch=saved["epoch"],
+            step=saved["step"],
+            step_in_epoch=saved["step_in_epoch"],
+            last_loss=saved.get("last_loss", math.nan),
+            skipped_videos=saved.get("skipped_videos", 0),
+        )
+        val = saved.get("val", val)
+    rt.log.info(
+        f"{args.network} GloRe: {sum(p.numel() for p in model_without_ddp.parameters()) / 1e6:.2f}M "
+        f"parameters; {steps_per_epoch} steps per epoch of {args.batch_size} x {rt.world_size} clips; "
+        f"lr {args.lr} ({args.lr_schedule}, warm-up {args.warmup_epochs} epoch(s))"
+    )
+
+    def save():
+        rt.save_checkpoint(
+            rt.training_state(
+                model_without_ddp,
+                optimizer,
+                lr_scheduler,
+                epoch=state["epoch"],
+                step=state["step"],
+                step_in_epoch=state["step_in_epoch"],
+                last_loss=state["last_loss"],
+                skipped_videos=state["skipped_videos"],
+                val=val,
+                class_names=split.class_names,
+            )
+        )
+
+    def on_step():
+        if args.save_every and state["step"] % args.save_every == 0:
+            save()
+        if rt.should_stop():
+            return "signal"
+        if args.max_steps and state["step"] >= args.max_steps:
+            return "max_steps"
+        return None
+
+    def validate():
+        nonlocal val
+        # Validation must not move the training random streams (dropout), or a run that stopped
+        # and validated mid-epoch would continue differently from one that did not.
+        with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
+            val = evaluate(model, loader, split, rt, args)
+        rt.log.info(
+            f"validation after step {state['step']}: clip top-1 {val['top1']:.2f}%  top-5 "
+            f"{val['top5']:.2f}%  loss {val['loss']:.4f}  ({val['videos']} videos, 1 centred clip each)"
+        )
+        rt.tensorboard.add_scalar("val/top1", val["top1"], state["step"])
+        rt.tensorboard.add_scalar("val/top5", val["top5"], state["step"])
+
+    meter = ThroughputMeter(warmup_steps=5)
+    reason = None
+    while state["epoch"] < args.epochs and reason is None:
+        sampler.set_epoch(state["epoch"], state["step_in_epoch"])
+        reason = train_one_epoch(
+            model, criterion, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step
+        )
+        if reason == "signal":
+            break
+        if reason is None:
+            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
+        validate()
+        save()
+    if reason == "signal":
+        save()
+        rt.log.warning(rt.resume_hint())
+        rt.finish()
+        return 0
+
+    fps = meter.samples_per_sec
+    rt.log.info(
+        f"done: {state['step']} steps, {fps:.2f} clips/s, data wait "
+        f"{100 * meter.data_wait_fraction:.1f}% of step time; val clip top-1 {val['top1']:.2f}%"
+    )
+    if state["skipped_videos"]:
+        rt.log.warning(f"{state['skipped_videos']} unreadable training clips were skipped (--skip_bad)")
+    write_result(
+        args.output_dir,
+        network="GloRe",
+        batch_size=args.batch_size * rt.world_size,
+        rank_size=rt.world_size,
+        fps=fps,
+        fps_unit="clips/s",
+        accuracy=val["top1"],
+        accuracy_name="val clip top-1 (%, 1 centred clip per video, whole list)",
+        loss=state["last_loss"],
+        is_main=rt.is_main,
+        extra={
+            "val_top5": val["top5"],
+            "data_wait_fraction": meter.data_wait_fraction,
+            "steps": state["step"],
+            "skipped_videos": state["skipped_videos"],
+        },
+    )
+    rt.finish()
+    return 0
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(
+        description="Fine-tune GloRe on UCF-101.", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data_path", required=True, help="UCF-101 root (the ucf101/ folder or its parent)")
+    data.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
+    data.add_argument(
+        "--data_format",
+        default="auto",
+        choices=("auto", "rawframes", "videos"),
+        help="read extracted frames or decode videos (auto: rawframes if listed)",
+    )
+    data.add_argument("--clip_len", type=int, default=8, help="frames per clip")
+    data.add_argument(
+        "--interval",
+        "--frame_interval",
+        dest="interval",
+        type=int,
+        default=8,
+        help="frames between two sampled frames",
+    )
+    augment = parser.add_argument_group("augmentation (one draw per clip)")
+    augment.add_argument("--crop_size", type=int, default=224)
+    augment.add_argument(
+        "--short_side",
+        type=int,
+        nargs=2,
+        default=[224, 340],
+        metavar=("MIN", "MAX"),
+        help="RandomScale: short side before the crop",
+    )
+    augment.add_argument("--aspect_ratio", type=float, nargs=2, default=[0.8, 1.25], metavar=("MIN", "MAX"))
+    augment.add_argument("--flip_prob", type=float, default=0.5, help="horizontal flip probability")
+    augment.add_argument(
+        "--hls",
+        type=int,
+        nargs=3,
+        default=[15, 35, 25],
+        metavar=("H", "L", "S"),
+        help="RandomHLS: maximum shifts of hue, lightness, saturation",
+    )
+    augment.add_argument("--jitter", type=float, default=20.0, help="PixelJitter: noise bound")
+    augment.add_argument(
+        "--resize", type=int, default=256, help="validation: short side before the centre crop"
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--network",
+        default="resnet50",
+        help="resnet50 | resnet101 | resnet14-tiny (the demo's), or the reference's names",
+    )
+    model.add_argument(
+        "--pretrained",
+        default="",
+        help="Kinetics-400 GloRe checkpoint (…_ep-0000.pth) or 2D ImageNet resnet-lite .pth "
+        "(inflated); empty: random init",
+    )
+    model.add_argument("--dropout", type=float, default=0.5)
+    add_bool_flag(
+        model,
+        "--channels_last",
+        default=True,
+        help="channels-last (NDHWC) memory layout: faster 3D convolutions with oneDNN and cuDNN",
+    )
+    solver = parser.add_argument_group("solver")
+    solver.add_argument(
+        "--batch_size",
+        "--batch-size",
+        dest="batch_size",
+        type=int,
+        default=4,
+        help="clips per device per step",
+    )
+    solver.add_argument("--lr", type=float, default=0.001, help="learning rate of new layers after warm-up")
+    solver.add_argument(
+        "--pretrained_lr_mult",
+        type=float,
+        default=0.5,
+        help="lr multiplier of the layers loaded from --pretrained",
+    )
+    solver.add_argument("--momentum", type=float, default=0.9)
+    solver.add_argument(
+        "--weight_decay",
+        "--wd",
+        dest="weight_decay",
+        type=float,
+        default=1e-4,
+        help="weight decay (not on biases)",
+    )
+    solver.add_argument("--epochs", type=int, default=90)
+    solver.add_argument("--warmup_epochs", type=float, default=2.0, help="linear warm-up length")
+    solver.add_argument("--lr_schedule", default="step", choices=("step", "cosine"))
+    solver.add_argument(
+        "--lr_steps",
+        type=float,
+        nargs="*",
+        default=[40, 70],
+        help="step schedule: epochs at which the lr is multiplied by --lr_gamma",
+    )
+    solver.add_argument("--lr_gamma", type=float, default=0.1)
+    solver.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    evaluation = parser.add_argument_group("validation")
+    evaluation.add_argument(
+        "--val_batch_size", type=int, default=16, help="clips per validation forward pass"
+    )
+    evaluation.add_argument(
+        "--precise_bn_batches",
+        type=int,
+        default=0,
+        help="re-estimate BN statistics on this many training batches before each validation (0: off)",
+    )
+    add_runtime_args(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))
