@@ -4,6 +4,7 @@ project's own generator (goturn.data) on pairs written by bench.inputs.
 The per-core figures expect a process set up like a loader worker (one
 thread, see bench.jobs)."""
 
+import inspect
 import itertools
 
 import numpy as np
@@ -18,6 +19,7 @@ from goturn.data.records import PairTable, PairTableBuilder
 
 GENERATED = 10  # synthetic examples per pair, plus the true one
 BATCH = 50
+PREFETCH_FACTOR = inspect.signature(make_loader).parameters["prefetch_factor"].default  # training's
 
 
 def pair_table(pairs: list[GoturnPair]) -> PairTable:
@@ -70,13 +72,19 @@ def generation_without_decode(pairs: list[GoturnPair], pairs_per_run: int, repea
 
 
 def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: int, repeats) -> Figure:
-    """Batches through the training path, ``StreamBatches`` in a DataLoader
-    made by ``make_loader``. Warm-up runs include the workers' start."""
+    """Batches through the training path, ``StreamBatches`` in the DataLoader
+    ``make_loader`` builds. Before the clock starts, the workers start and
+    the batches they prefetched meanwhile are drained: the timed runs then
+    see the steady production rate, not a full queue."""
     stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED)
-    total = (repeats.warmup + repeats.runs) * batches_per_run
-    loader, sampler = make_loader(StreamBatches(stream, steps_per_epoch=total), workers)
+    backlog = workers * PREFETCH_FACTOR + 1
+    total = backlog + (repeats.warmup + repeats.runs) * batches_per_run
+    loader, sampler = make_loader(StreamBatches(stream, steps_per_epoch=total), workers,
+                                  prefetch_factor=PREFETCH_FACTOR)
     sampler.set_epoch(0)
     batches = iter(loader)
+    for _ in range(backlog):
+        next(batches)
 
     def work() -> int:
         for _ in range(batches_per_run):

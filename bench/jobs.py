@@ -114,10 +114,19 @@ def goturn_generation(settings: Settings) -> list[Figure]:
 
 
 def goturn_loader(settings: Settings) -> list[Figure]:
+    """The training process of a run with workers does no OpenCV work
+    itself; here it writes the inputs and makes the 0-worker batches, so
+    OpenCV is held to one thread first: forked workers whose parent has
+    run OpenCV's thread pool hang in their ``cv2.setNumThreads`` (glibc
+    condition variables copied mid-wait). The 0-worker figure is thus one
+    core's, like the others."""
+    import cv2
+
     from bench import goturn_data
 
-    pairs = _goturn_pairs(settings)
+    cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    pairs = _goturn_pairs(settings)
     return [goturn_data.loader_throughput(pairs, workers, settings.plan.loader_batches_per_run,
                                           settings.plan.data)
             for workers in (0, 1, 2) if settings.wants(f"goturn.loader.workers{workers}")]

@@ -23,11 +23,18 @@ from bench.harness import Figure, not_measured
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The train module and the arguments of a short demo run, after --data_path and --output_dir.
-RUNS = {
-    "goturn": ("goturn.train", ["--epochs", "100", "--val_batches", "2"]),
-    "glore": ("glore.train", ["--epochs", "100"]),
-}
+
+
+def demo_args(model: str) -> list[str]:
+    """The DEMO_ARGS of ``<model>/test/train_full_1p.sh``: the demo run
+    ``make demo`` trains, shortened here with ``--max_steps``."""
+    script = REPO / model / "test" / "train_full_1p.sh"
+    if not script.exists():
+        return []
+    print_demo_args = 'eval "$(grep -E "^DEMO_ARGS=" "$1")"; printf "%s\\n" "${DEMO_ARGS[@]}"'
+    completed = subprocess.run(["bash", "-c", print_demo_args, "_", str(script)],
+                               capture_output=True, text=True, check=True)
+    return [line for line in completed.stdout.splitlines() if line]
 
 
 def figure_names(model: str) -> list[str]:
@@ -43,12 +50,12 @@ def demo_data(model: str) -> Path:
 
 
 def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]:
-    module, extra = RUNS[model]
+    module = f"{model}.train"
     with tempfile.TemporaryDirectory(prefix=f"zoo_bench_{model}_") as folder:
         result_path = Path(folder) / "memory.json"
         command = [sys.executable, "-m", "bench.memory_probe", str(result_path), module,
                    "--data_path", str(demo_data(model)), "--output_dir", str(Path(folder) / "run"),
-                   "--max_steps", str(steps), "--device", device, *extra]
+                   *demo_args(model), "--max_steps", str(steps), "--device", device]
         completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         if completed.returncode != 0 or not result_path.exists():
             tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
