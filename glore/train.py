@@ -15,6 +15,7 @@ run stopped.
 import argparse
 import math
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -30,12 +31,14 @@ from glore.data.dataset import TrainClips, collate_clips, loader_worker_init
 from glore.data.layout import load_split
 from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
-from glore.evaluate import evaluate_videos
+from glore.evaluate import evaluate_and_report, evaluate_videos
 from glore.model import GloReNet, canonical_network_name
 from glore.optim import build_lr_scheduler, build_optimizer
 from glore.precise_bn import update_bn_stats
 from glore.trained_model import ClipInput
 from glore.weights import load_pretrained
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 def load_data(args, rt):
@@ -229,6 +232,24 @@ def main(args):
             skipped_videos=saved.get("skipped_videos", 0),
         )
         val = saved.get("val", val)
+    if args.test_only:
+        evaluate_and_report(
+            model_without_ddp,
+            split.val,
+            split.class_names,
+            rt,
+            clip_input(args),
+            clips=args.test_clips,
+            crops=args.test_crops,
+            batch_size=args.val_batch_size,
+            workers=args.workers,
+            skip_bad=args.skip_bad,
+            print_freq=args.print_freq,
+            checkpoint=checkpoint or args.pretrained or "random init",
+            split=args.split,
+        )
+        rt.finish()
+        return 0
     rt.log.info(
         f"{args.network} GloRe: {sum(p.numel() for p in model_without_ddp.parameters()) / 1e6:.2f}M "
         f"parameters; {steps_per_epoch} steps per epoch of {args.batch_size} x {rt.world_size} clips; "
@@ -427,6 +448,16 @@ def get_args_parser():
     evaluation.add_argument(
         "--val_batch_size", type=int, default=16, help="clips per validation forward pass"
     )
+    evaluation.add_argument(
+        "--test_only",
+        "--test-only",
+        dest="test_only",
+        action="store_true",
+        help="only evaluate the --resume (or --pretrained) weights on the whole val list, clip and video "
+        "accuracy, with glore.evaluate's report in --output_dir",
+    )
+    evaluation.add_argument("--test_clips", type=int, default=10, help="--test_only: clips per video")
+    evaluation.add_argument("--test_crops", type=int, default=3, help="--test_only: crops per clip")
     evaluation.add_argument(
         "--precise_bn_batches",
         type=int,
