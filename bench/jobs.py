@@ -41,7 +41,7 @@ class Plan:
 FULL = Plan(data=Repeats(1, 5), step=Repeats(1, 3), goturn_batches_per_run=6, goturn_pairs_per_run=24,
             loader_batches_per_run=4, clips_per_run=15, memory_steps=16)
 QUICK = Plan(data=Repeats(1, 3), step=Repeats(1, 2), goturn_batches_per_run=3, goturn_pairs_per_run=12,
-             loader_batches_per_run=2, clips_per_run=6, memory_steps=8)
+             loader_batches_per_run=2, clips_per_run=6, memory_steps=10)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 GOTURN_PAIRS = 24
