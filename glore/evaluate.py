@@ -35,9 +35,9 @@ from glore.data.errors import DataError
 from glore.data.frames import open_frames
 from glore.data.layout import list_path, load_split
 from glore.data.sampling import test_clip_indices
-from glore.data.transforms import EvalTransform, normalize_clips
+from glore.data.transforms import EvalTransform
 from glore.metrics import average_softmax, confusion_matrix, per_class_accuracy, topk_hits
-from glore.trained_model import ClipInput, load_trained_model
+from glore.trained_model import ClipInput, load_trained_model, model_input
 
 TOPK = (1, 5)
 
@@ -203,7 +203,7 @@ def evaluate_videos(
     start = time.perf_counter()
     for step, (inputs, _, indices, ok) in enumerate(loader, start=1):
         if inputs is not None:
-            flat = normalize_clips(inputs.flatten(0, 1), rt.device)
+            flat = model_input(inputs.flatten(0, 1), model, rt.device)
             with rt.autocast():
                 logits = model(flat)
             logits = logits.float().cpu().view(inputs.shape[0], views, -1)

@@ -15,10 +15,9 @@ import torch
 from common.device import resolve_device
 from common.errors import run_cli
 from glore.data.lists import VideoRecord
-from glore.data.transforms import normalize_clips
 from glore.evaluate import VideoViews
 from glore.metrics import average_softmax
-from glore.trained_model import load_trained_model
+from glore.trained_model import load_trained_model, model_input
 
 
 @torch.no_grad()
@@ -28,7 +27,7 @@ def predict_video(
     """Class probabilities (C) of the video or frames folder at `path`."""
     views = VideoViews([VideoRecord(path, label=-1)], trained.clip_input, clips, crops)
     inputs = views[0][0]
-    logits = trained.model(normalize_clips(inputs, torch.device(device))).float().cpu()
+    logits = trained.model(model_input(inputs, trained.model, torch.device(device))).float().cpu()
     scored = logits[1:] if views.multi_view else logits  # view 0 is the centred clip alone
     return average_softmax(scored.unsqueeze(0))[0]
 

@@ -10,6 +10,7 @@ import torch
 
 from common.checkpoint import load_checkpoint
 from common.errors import UserError
+from glore.data.transforms import normalize_clips
 from glore.model import GloReNet
 
 
@@ -34,7 +35,8 @@ class TrainedModel:
 
 def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel:
     """The network of checkpoint `path` in eval mode on `device`, with its class names and
-    clip geometry (read from the training arguments stored beside the weights)."""
+    clip geometry (read from the training arguments stored beside the weights), in the memory
+    layout it was trained in."""
     state = load_checkpoint(path)
     weights = state.get("model")
     if not isinstance(weights, dict):
@@ -70,4 +72,25 @@ def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel
             for name in ("clip_len", "interval", "crop_size", "resize")
         }
     )
-    return TrainedModel(model.to(device).eval(), class_names, clip_input, str(path))
+    model = model.to(device).eval()
+    if args.get("channels_last"):
+        # The layout training validated with: the same kernels, so the same numbers to the bit.
+        model = model.to(memory_format=torch.channels_last_3d)
+    return TrainedModel(model, class_names, clip_input, str(path))
+
+
+def is_channels_last(model: torch.nn.Module) -> bool:
+    """Whether the network's 3D convolutions are laid out channels-last (glore.train
+    --channels_last); its inputs should then be too."""
+    stem = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Conv3d)), None)
+    return (
+        stem is not None
+        and not stem.is_contiguous()
+        and stem.is_contiguous(memory_format=torch.channels_last_3d)
+    )
+
+
+def model_input(clips: torch.Tensor, model: torch.nn.Module, device: torch.device) -> torch.Tensor:
+    """Integer clips N x 3 x T x H x W -> normalised float32 on `device`, in the model's layout."""
+    clips = normalize_clips(clips, device)
+    return clips.contiguous(memory_format=torch.channels_last_3d) if is_channels_last(model) else clips

@@ -91,7 +91,7 @@ def make_checkpoint(path: Path, class_names: list[str], seed: int = 0, clip_inpu
             module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
             module.weight.data.copy_(torch.rand(shape, generator=generator) * 0.5 + 0.5)
     model.eval()
-    args = {"network": TINY_NETWORK, **(clip_input or TINY_INPUT)}
+    args = {"network": TINY_NETWORK, "channels_last": True, **(clip_input or TINY_INPUT)}
     torch.save(
         {"model": model.state_dict(), "args": args, "class_names": list(class_names), "epoch": 1}, path
     )
