@@ -74,16 +74,34 @@ def load_data(args, rt):
     return split, loader, sampler
 
 
+def resolve_pretrained(value: str, network: str, log) -> str | None:
+    """--pretrained: a path, 'none', or 'auto' (the released Kinetics-400 checkpoint in
+    glore/pretrained/ when it is there)."""
+    if value.lower() in ("", "none"):
+        return None
+    if value != "auto":
+        return value
+    path = PRETRAINED_DIR / f"{network}-lite_3d_8x8_w-glore_2-3_ep-0000.pth"
+    if path.is_file():
+        return str(path)
+    log.warning(
+        f"--pretrained auto: no {path}; training from random initialisation, which ends far below "
+        "the Kinetics-pretrained accuracy (glore/README.md says where the weights come from)"
+    )
+    return None
+
+
 def build_model(args, rt, num_classes: int):
     """The network with its pretrained weights; returns it and the names of the parameters that
     came from the file (they get --pretrained_lr_mult)."""
     model = GloReNet(num_classes, network=args.network, dropout=args.dropout)
     pretrained = set()
-    if args.pretrained:
-        report = load_pretrained(model, args.pretrained)
+    path = resolve_pretrained(args.pretrained, args.network, rt.log)
+    if path:
+        report = load_pretrained(model, path)
         pretrained = report.loaded_parameters(model)
         rt.log.info(
-            f"loaded {len(report.loaded)} tensors from {args.pretrained}"
+            f"loaded {len(report.loaded)} tensors from {path}"
             + (f"; skipped {report.skipped} (another class count)" if report.skipped else "")
             + (f"; {len(report.kept_init)} keep their initial values" if report.kept_init else "")
         )
@@ -396,9 +414,10 @@ def get_args_parser():
     )
     model.add_argument(
         "--pretrained",
-        default="",
-        help="Kinetics-400 GloRe checkpoint (…_ep-0000.pth) or 2D ImageNet resnet-lite .pth "
-        "(inflated); empty: random init",
+        default="auto",
+        help="Kinetics-400 GloRe checkpoint (…_ep-0000.pth) or 2D ImageNet resnet-lite .pth (inflated); "
+        "'auto': glore/pretrained/<network>-lite_3d_8x8_w-glore_2-3_ep-0000.pth if present; "
+        "'none': random init",
     )
     model.add_argument("--dropout", type=float, default=0.5)
     add_bool_flag(

@@ -123,5 +123,5 @@ def test_2d_kernel_of_the_wrong_size_fails_naming_the_key(tmp_path):
     state_2d = {k: (v[:, :, 0] if v.dim() == 5 else v) for k, v in state_2d.items()}
     state_2d["conv1.conv.weight"] = torch.zeros(8, 3, 7, 7)
     torch.save({"state_dict": state_2d}, tmp_path / "w.pth")
-    with pytest.raises(WeightsError, match="'conv1.conv.weight' has shape"):
+    with pytest.raises(WeightsError, match=r"'conv1\.conv\.weight' has shape"):
         load_pretrained(model, tmp_path / "w.pth")

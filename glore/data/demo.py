@@ -56,7 +56,7 @@ def _background(rng, height, width):
     """Smooth random texture around a random colour (static: it carries no motion)."""
     base = rng.uniform(40, 215, size=3)
     texture = cv2.resize(
-        rng.uniform(-15, 15, size=(6, 8, 3)).astype(np.float32),
+        rng.uniform(-8, 8, size=(6, 8, 3)).astype(np.float32),
         (width, height),
         interpolation=cv2.INTER_CUBIC,
     )
@@ -73,7 +73,8 @@ def _polygon(rng):
 
 
 def _motion(name, rng, num_frames, height, width, radius):
-    """Per-frame centre (x, y), angle (radians) and scale of the object for one class."""
+    """Per-frame centre (x, y), angle (radians) and scale of the object for one class. Speeds are
+    in frame heights per frame, so the motion looks the same at any frame size."""
     t = np.arange(num_frames, dtype=np.float64)
     x = np.full(num_frames, width / 2 + rng.uniform(-0.15, 0.15) * width)
     y = np.full(num_frames, height / 2 + rng.uniform(-0.15, 0.15) * height)
@@ -81,14 +82,14 @@ def _motion(name, rng, num_frames, height, width, radius):
     scale = np.ones(num_frames)
     centre_t = t - (num_frames - 1) / 2
     if name in ("DriftLeft", "DriftRight"):
-        speed = rng.uniform(0.8, 1.2) * (-1 if name == "DriftLeft" else 1)
+        speed = rng.uniform(0.008, 0.012) * height * (-1 if name == "DriftLeft" else 1)
         x = width / 2 + speed * centre_t
     elif name in ("SpinClockwise", "SpinCounterClockwise"):
         # Image y points down, so a growing angle turns clockwise on screen.
         omega = math.radians(rng.uniform(5, 8)) * (1 if name == "SpinClockwise" else -1)
         angle = angle + omega * t
     elif name in ("RiseSlow", "RiseFast"):
-        speed = rng.uniform(0.25, 0.4) if name == "RiseSlow" else rng.uniform(1.0, 1.3)
+        speed = (rng.uniform(0.0025, 0.004) if name == "RiseSlow" else rng.uniform(0.01, 0.013)) * height
         y = height / 2 - speed * centre_t
     else:
         rate = math.log(rng.uniform(2.2, 3.0)) / num_frames * (1 if name == "Grow" else -1)
@@ -96,10 +97,10 @@ def _motion(name, rng, num_frames, height, width, radius):
     return x, y, angle, scale * radius
 
 
-def render_video(name, rng, background, base_colour, num_frames=64, height=96, width=128):
+def render_video(name, rng, background, base_colour, num_frames=64, height=48, width=64):
     shape = _polygon(rng)
     colour = (base_colour + rng.choice([-1, 1], 3) * rng.uniform(60, 110, 3)) % 256  # far from the background
-    radius = rng.uniform(0.22, 0.3) * height
+    radius = rng.uniform(0.25, 0.32) * height
     x, y, angle, size = _motion(name, rng, num_frames, height, width, radius)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for i in range(num_frames):
@@ -117,8 +118,8 @@ def generate(
     clips_per_group: int = 5,
     test_groups: int = 2,
     num_frames: int = 64,
-    height: int = 96,
-    width: int = 128,
+    height: int = 48,
+    width: int = 64,
     seed: int = 0,
     workers: int = 2,
     log=print,

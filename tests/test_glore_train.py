@@ -1,0 +1,163 @@
+"""GloRe training: the seed's flags, the solver's groups and schedule, a few steps lowering the
+loss, and an exact resume (N steps straight == N/2 + resume + N/2, with 0 and 2 loader workers)."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from glore import train
+from glore.data.demo import generate
+from glore.data.transforms import normalize_clips
+from glore.model import GloReNet
+from glore.optim import build_optimizer, lr_factor
+
+TINY = [
+    "--network",
+    "resnet14-tiny",
+    "--pretrained",
+    "none",
+    "--clip_len",
+    "4",
+    "--interval",
+    "2",
+    "--crop_size",
+    "16",
+    "--short_side",
+    "16",
+    "24",
+    "--resize",
+    "18",
+    "--batch_size",
+    "4",
+    "--val_batch_size",
+    "8",
+    "--lr",
+    "0.05",
+    "--warmup_epochs",
+    "0.5",
+    "--epochs",
+    "2",
+    "--tensorboard",
+    "false",
+    "--print_freq",
+    "100",
+]
+
+
+def test_seed_flags_parse_as_real_values():
+    args = train.get_args_parser().parse_args(
+        [
+            "--data_path",
+            "d",
+            "--network",
+            "RESNET50_3D_GCN_X5",
+            "--pretrained",
+            "k.pth",
+            "--batch-size",
+            "16",
+            "--random-seed",
+            "7",
+            "--backend",
+            "gloo",
+            "--amp",
+            "false",
+            "--loss-scale",
+            "128",
+            "--opt-level",
+            "O2",
+            "--distributed",
+            "true",
+        ]
+    )
+    assert (args.batch_size, args.seed, args.dist_backend, args.amp, args.distributed) == (
+        16,
+        7,
+        "gloo",
+        False,
+        True,
+    )
+    assert (args.loss_scale, args.opt_level, args.pretrained) == ("128", "O2", "k.pth")
+    with pytest.raises(SystemExit):
+        train.get_args_parser().parse_args(["--data_path", "d", "--amp", "maybe"])
+
+
+def test_solver_groups_and_schedule():
+    model = GloReNet(5, network="resnet14-tiny")
+    pretrained = {n for n, _ in model.named_parameters() if not n.startswith("classifier.")}
+    optimizer = build_optimizer(
+        model, pretrained, lr=0.01, momentum=0.9, weight_decay=1e-4, pretrained_lr_mult=0.5
+    )
+    groups = {g["name"]: g for g in optimizer.param_groups}
+    assert set(groups) == {"pretrained", "pretrained_no_decay", "new", "new_no_decay"}
+    assert groups["pretrained"]["lr"] == pytest.approx(0.005) and groups["new"]["lr"] == pytest.approx(0.01)
+    assert groups["new_no_decay"]["weight_decay"] == 0 and groups["pretrained"]["weight_decay"] == 1e-4
+    assert all(optimizer.defaults[k] for k in ("nesterov",)) and optimizer.defaults["momentum"] == 0.9
+    bias_ids = {id(p) for n, p in model.named_parameters() if n.endswith(".bias")}
+    assert all(
+        id(p) in bias_ids for p in groups["new_no_decay"]["params"] + groups["pretrained_no_decay"]["params"]
+    )
+    # 10 steps per epoch: 2 warm-up epochs, then x0.1 at epochs 4 and 6.
+    factors = [lr_factor(s, 10, 8, 2, "step", (4, 6)) for s in range(80)]
+    assert factors[0] == pytest.approx(0.05) and factors[19] == 1.0 and factors[39] == 1.0
+    assert factors[40] == pytest.approx(0.1) and factors[60] == pytest.approx(0.01)
+    cosine = [lr_factor(s, 10, 8, 2, "cosine") for s in range(80)]
+    assert cosine[20] == 1.0 and cosine[50] == pytest.approx(0.5) and cosine[79] < 0.01
+    assert all(a >= b for a, b in itertools.pairwise(cosine[20:]))
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    model = GloReNet(4, network="resnet14-tiny", dropout=0.0).train()
+    optimizer = build_optimizer(
+        model, set(), lr=0.05, momentum=0.9, weight_decay=1e-4, pretrained_lr_mult=1.0
+    )
+    clips = normalize_clips(torch.randint(0, 256, (8, 3, 4, 32, 32), dtype=torch.uint8), torch.device("cpu"))
+    labels = torch.arange(8) % 4
+    losses = []
+    for _ in range(12):
+        loss = torch.nn.functional.cross_entropy(model(clips), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("glore_tiny")
+    generate(
+        str(root / "demo"),
+        groups=3,
+        clips_per_group=1,
+        test_groups=1,
+        num_frames=20,
+        height=24,
+        width=32,
+        workers=1,
+        log=lambda _: None,
+    )
+    return str(root / "demo")
+
+
+def run(data, out, *extra):
+    args = train.get_args_parser().parse_args(["--data_path", data, "--output_dir", str(out), *TINY, *extra])
+    assert train.main(args) == 0
+    return torch.load(out / "checkpoint.pth", weights_only=True)
+
+
+def test_resume_is_bitwise_exact_with_0_or_2_workers(tiny_data, tmp_path):
+    straight = run(tiny_data, tmp_path / "straight", "--workers", "0")
+    assert straight["step"] == 8 and straight["epoch"] == 2
+    halfway = run(tiny_data, tmp_path / "resumed", "--workers", "2", "--max_steps", "6")
+    assert (halfway["epoch"], halfway["step_in_epoch"]) == (1, 2)
+    resumed = run(tiny_data, tmp_path / "resumed", "--workers", "2", "--resume", "auto")
+    assert resumed["step"] == 8
+    for key, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+    straight_losses = (tmp_path / "straight" / "loss.txt").read_text().splitlines()
+    assert (tmp_path / "resumed" / "loss.txt").read_text().splitlines() == straight_losses
+    assert resumed["class_names"][0] == "DriftLeft"
+    assert not math.isnan(resumed["val"]["top1"])
