@@ -161,6 +161,8 @@ class Runtime:
             self.log.warning(f"{path} was written by {state.get('world_size')} process(es), this run "
                              f"has {self.world_size}: random streams restart from the seed")
         self.last_checkpoint = str(path)
+        if self.is_main:
+            _drop_losses_after(self.output_dir / LOSS_FILE, state["step"])
         self.log.info(f"resumed from {path}: epoch {state['epoch']}, step {state['step']}")
         return state
 
@@ -208,6 +210,20 @@ class Runtime:
     def finish(self) -> None:
         self.tensorboard.close()
         distributed.destroy_process_group()
+
+
+def _drop_losses_after(loss_file: Path, step: int) -> None:
+    """A run killed between checkpoints recorded losses of steps it will redo
+    after resuming; drop them so loss.txt holds each step once."""
+    if not loss_file.is_file():
+        return
+    lines = loss_file.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.split() or not line.split()[0].isdigit()
+            or int(line.split()[0]) <= step]
+    if len(kept) != len(lines):
+        temp = loss_file.with_name(loss_file.name + ".tmp")
+        temp.write_text("".join(kept))
+        temp.replace(loss_file)
 
 
 def _is_plain(value) -> bool:
