@@ -22,5 +22,16 @@ def run_cli(main, parser, argv=None):
             raise
         rank = os.environ.get("RANK")
         where = f"[rank {rank}] " if rank not in (None, "0") else ""
-        print(f"error: {where}{error}", file=sys.stderr, flush=True)
+        print(f"error: {where}{one_line(error)}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+
+
+def one_line(error: Exception) -> str:
+    """The error's own message. A DataLoader worker's error reaches the main
+    process with "Caught X in DataLoader worker process N" and the worker's
+    traceback in its message; the original message is its last line."""
+    message = str(error)
+    if "Original Traceback" not in message:
+        return message
+    last = message.rstrip().splitlines()[-1]
+    return f"{last.split(': ', 1)[-1]} (in a data loader worker)"

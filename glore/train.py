@@ -57,7 +57,10 @@ def load_data(args, rt):
         args.jitter,
     )
     dataset = TrainClips(split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad)
-    sampler = TrainBatchSampler(len(dataset), args.batch_size, args.seed, rt.rank, rt.world_size)
+    try:
+        sampler = TrainBatchSampler(len(dataset), args.batch_size, args.seed, rt.rank, rt.world_size)
+    except ValueError as error:
+        raise UserError(f"{split.root}: {error}") from None
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=sampler,

@@ -32,8 +32,20 @@ def count_rawframes(frame_dir: str) -> int:
     return count
 
 
+def is_truncated_jpeg(path: str) -> bool:
+    """libjpeg decodes a JPEG cut short with a grey tail and only a warning; a whole one ends with
+    the EOI marker (some writers pad a little after it). Reads only the file's two ends."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"\xff\xd8":
+            return False
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+        return b"\xff\xd9" not in handle.read()
+
+
 class RawFrames:
     def __init__(self, frame_dir: str, num_frames: int | None = None):
+        if not os.path.isdir(frame_dir):
+            raise DataError(f"frames folder {frame_dir} does not exist")
         self.path = frame_dir
         self.num_frames = num_frames if num_frames is not None else count_rawframes(frame_dir)
 
@@ -45,6 +57,8 @@ class RawFrames:
             # Decoded straight to RGB. (imread into a preallocated buffer would save a copy, but
             # then it fails silently on a missing or corrupt file.)
             image = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+            if image is not None and is_truncated_jpeg(path):
+                raise DataError(f"frame {path} is truncated (its JPEG data ends early)")
             if image is None:
                 reason = "is unreadable or corrupt" if os.path.exists(path) else "is missing"
                 raise DataError(
@@ -166,6 +180,6 @@ def in_requested_order(frames: np.ndarray, inverse: np.ndarray) -> np.ndarray:
 
 def open_frames(path: str, num_frames: int | None = None):
     """A frames folder or a video file, with the shared `num_frames` / `read(indices)` interface."""
-    if os.path.isdir(path):
+    if num_frames is not None or os.path.isdir(path):  # rawframes lists give the frame count
         return RawFrames(path, num_frames)
     return VideoFile(path)

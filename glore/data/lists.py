@@ -39,6 +39,10 @@ def _lines(path):
             text = handle.read()
     except OSError as error:
         raise DataError(f"cannot read list file {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"list file {path} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if line:

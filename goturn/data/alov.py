@@ -16,6 +16,7 @@ category (in sorted order, so the split is the same on every machine).
 """
 
 import itertools
+import math
 import os
 from pathlib import Path
 
@@ -49,11 +50,15 @@ def parse_ann_file(path: Path) -> list[tuple[int, tuple[float, float, float, flo
                     raise ValueError
                 xs = [float(v) for v in fields[1::2]]
                 ys = [float(v) for v in fields[2::2]]
-            except ValueError:
+                if not all(math.isfinite(v) for v in xs + ys):
+                    raise ValueError
+            except (ValueError, OverflowError):
                 raise DataError(
                     f"{path}:{line_number}: expected 'frame ax ay bx by cx cy dx dy' (a frame "
-                    f"number >= 1 and 8 numbers), got {text!r}"
+                    f"number >= 1 and 8 finite numbers), got {text!r}"
                 ) from None
+            if max(xs) <= min(xs) or max(ys) <= min(ys):
+                raise DataError(f"{path}:{line_number}: the polygon {text!r} has zero width or height")
             box = (min(xs) - 1.0, min(ys) - 1.0, max(xs) - 1.0, max(ys) - 1.0)
             annotations.append((frame - 1, box, line_number))
     annotations.sort(key=lambda item: item[0])
@@ -85,7 +90,8 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
     A video without two consecutive usable annotations and a category
     without videos are skipped and counted in the report. A missing frame
     image raises DataError, or with ``skip_bad`` drops that annotation and
-    the pairs it belongs to (counted).
+    the pairs it belongs to (counted); a malformed ``.ann`` file raises
+    DataError, or with ``skip_bad`` skips its video (counted).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -112,7 +118,13 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
 
 def _add_video(table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path,
                skip_bad: bool) -> None:
-    annotations = parse_ann_file(ann_file)
+    try:
+        annotations = parse_ann_file(ann_file)
+    except DataError as error:
+        if not skip_bad:
+            raise DataError(f"{error} (use --skip_bad to skip such videos)") from None
+        report.skip("videos with a malformed .ann file", str(error))
+        return
     report.items += len(annotations)
     frames = set(os.listdir(video_dir)) if video_dir.is_dir() else set()
     entries = []

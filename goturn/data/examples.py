@@ -37,10 +37,22 @@ class PairImages:
 
 def read_image(path: str) -> np.ndarray:
     """H x W x 3 uint8 BGR (grey images are expanded to 3 channels)."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        data = np.zeros(0, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise DataError(f"cannot read image {path}: missing, unreadable or not an image")
+    if is_truncated_jpeg(data):
+        raise DataError(f"cannot read image {path}: the JPEG is truncated (no end-of-image marker)")
     return image
+
+
+def is_truncated_jpeg(data: np.ndarray) -> bool:
+    """libjpeg decodes a JPEG cut short with a grey tail and only a warning;
+    a whole one ends with the EOI marker (some writers pad a little after it)."""
+    return data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes()
 
 
 def _fit_box(box: np.ndarray, annotated_size: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -57,8 +69,19 @@ def load_pair(table: PairTable, index: int) -> PairImages:
     prev_image = read_image(table.paths[prev_id])
     curr_image = prev_image if curr_id == prev_id else read_image(table.paths[curr_id])
     size = table.annotated_size[index]
-    return PairImages(prev_image, _fit_box(table.prev_box[index], size, prev_image),
-                      curr_image, _fit_box(table.curr_box[index], size, curr_image))
+    prev_box = _check_inside(_fit_box(table.prev_box[index], size, prev_image), prev_image,
+                             table.paths[prev_id])
+    curr_box = _check_inside(_fit_box(table.curr_box[index], size, curr_image), curr_image,
+                             table.paths[curr_id])
+    return PairImages(prev_image, prev_box, curr_image, curr_box)
+
+
+def _check_inside(box: np.ndarray, image: np.ndarray, path: str) -> np.ndarray:
+    height, width = image.shape[:2]
+    if not (box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height):
+        raise DataError(f"the box {[round(float(v), 1) for v in box]} of {path} lies outside "
+                        f"its {width}x{height} image")
+    return box
 
 
 def search_boxes(pair: PairImages, generated: int, rng: np.random.Generator,

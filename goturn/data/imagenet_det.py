@@ -8,7 +8,8 @@ On disk::
 The XML gives ``annotation/size/{width,height}`` and, per object,
 ``object/bndbox/{xmin,ymin,xmax,ymax}``. As in the original GOTURN an object
 is skipped when it is wider than 0.66 of the image or taller than 0.66 of it,
-or when ``xmin < 0``, ``ymin < 0``, ``xmax <= xmin`` or ``ymax <= ymin``. Each
+or when ``xmin < 0``, ``ymin < 0``, ``xmax <= xmin`` or ``ymax <= ymin``
+(and here also when it starts beyond the image's right or bottom edge). Each
 kept object becomes a pair whose previous and current frame are the same
 image; the boxes refer to the XML size and are rescaled when the decoded
 image has another size (examples.py). Folders of negatives (tar names with
@@ -19,6 +20,7 @@ sorted order (the reference took them in file-system order, which differs
 between machines).
 """
 
+import math
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -40,10 +42,13 @@ def select_folders(folders: list[str], split: str, val_fraction: float) -> list[
 def _number(path: Path, element, tag: str, where: str) -> float:
     child = element.find(tag)
     try:
-        return float(child.text)
+        value = float(child.text)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
     except (AttributeError, TypeError, ValueError):
         text = None if child is None else child.text
-        raise DataError(f"{path}: {where}{tag} should be a number, got "
+        raise DataError(f"{path}: {where}{tag} should be a finite number, got "
                         f"{'no such element' if child is None else repr(text)}") from None
 
 
@@ -52,7 +57,7 @@ def parse_det_xml(path: Path) -> tuple[tuple[int, int], list[tuple[float, float,
     before filtering."""
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as error:
+    except (ET.ParseError, LookupError, ValueError) as error:  # ValueError: undecodable text
         raise DataError(f"{path}: not well-formed XML ({error})") from None
     size = root.find("size")
     if size is None:
@@ -76,7 +81,7 @@ def keep_reason(box, width: int, height: int) -> str | None:
     xmin, ymin, xmax, ymax = box
     if xmax - xmin > MAX_OBJECT_FRACTION * width or ymax - ymin > MAX_OBJECT_FRACTION * height:
         return "objects larger than 0.66 of the image"
-    if xmin < 0 or ymin < 0 or xmax <= xmin or ymax <= ymin:
+    if xmin < 0 or ymin < 0 or xmax <= xmin or ymax <= ymin or xmin >= width or ymin >= height:
         return "objects with an invalid box"
     return None
 
