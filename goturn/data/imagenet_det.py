@@ -48,7 +48,7 @@ def _number(path: Path, element, tag: str, where: str) -> float:
         return value
     except (AttributeError, TypeError, ValueError):
         text = None if child is None else child.text
-        raise DataError(f"{path}: {where}{tag} should be a finite number, got "
+        raise DataError(f"{path}: {where}{tag} should be a number, got "
                         f"{'no such element' if child is None else repr(text)}") from None
 
 
