@@ -341,6 +341,8 @@ def main(args):
     )
     if state["skipped_videos"]:
         rt.log.warning(f"{state['skipped_videos']} unreadable training clips were skipped (--skip_bad)")
+    if rt.skipped_steps:
+        rt.log.warning(f"{rt.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
     write_result(
         args.output_dir,
         network="GloRe",
@@ -357,6 +359,7 @@ def main(args):
             "data_wait_fraction": meter.data_wait_fraction,
             "steps": state["step"],
             "skipped_videos": state["skipped_videos"],
+            "fp16_skipped_steps": rt.skipped_steps,
         },
     )
     rt.finish()

@@ -253,13 +253,16 @@ def main(args):
                 f"{100 * meter.data_wait_fraction:.1f}% of step time, val loss {val['loss']:.4f}")
     if state["skipped_samples"]:
         rt.log.warning(f"{state['skipped_samples']} unreadable samples were replaced (--skip_bad)")
+    if rt.skipped_steps:
+        rt.log.warning(f"{rt.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
     write_result(args.output_dir, network="GOTURN", batch_size=args.batch_size * rt.world_size,
                  rank_size=rt.world_size, fps=fps, fps_unit="examples/s", accuracy=val["loss"],
                  accuracy_name="val loss: summed L1 per 50 examples (lower is better)",
                  loss=state["last_loss"], is_main=rt.is_main,
                  extra={"it_per_s": fps / (args.batch_size * rt.world_size),
                         "val_l1_per_coordinate": val["l1_per_coordinate"],
-                        "data_wait_fraction": meter.data_wait_fraction, "steps": state["step"]})
+                        "data_wait_fraction": meter.data_wait_fraction, "steps": state["step"],
+                        "fp16_skipped_steps": rt.skipped_steps})
     rt.finish()
     return 0
 
