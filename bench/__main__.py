@@ -24,6 +24,7 @@ from common.device import resolve_device
 from common.errors import UserError, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
+JOB_TIMEOUT_S = 300  # a hung job (e.g. a deadlocked loader worker) costs this much, not the run
 
 
 def selected(name: str, only: list[str] | None) -> bool:
@@ -37,13 +38,17 @@ def run_job(job: Job, settings: Settings) -> list[dict]:
         return [figure_record(figure) for figure in job.run(settings)]
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path}
-    completed = subprocess.run([sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
-                               cwd=REPO, env=env, capture_output=True, text=True)
-    records = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
-    if completed.returncode == 0 and records:
-        return records
-    tail = " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
-    reason = f"job {job.key} failed (exit {completed.returncode}): {tail}"
+    try:
+        completed = subprocess.run([sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
+                                   cwd=REPO, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        reason = f"job {job.key} did not finish in {JOB_TIMEOUT_S} s"
+    else:
+        records = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+        if completed.returncode == 0 and records:
+            return records
+        tail = " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+        reason = f"job {job.key} failed (exit {completed.returncode}): {tail}"
     return [figure_record(not_measured(name, "", reason)) for name in job.names]
 
 

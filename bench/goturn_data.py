@@ -92,7 +92,8 @@ def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: in
         return batches_per_run * BATCH
 
     return rate_figure(f"goturn.loader.workers{workers}", "examples/s", work, repeats,
-                       threads=max(1, workers), note=f"{workers} loader workers, batch {BATCH}")
+                       threads=max(1, workers), note=f"{workers} loader workers, batch {BATCH}",
+                       cpu_time=workers == 0)
 
 
 def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:

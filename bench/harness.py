@@ -5,7 +5,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import torch
@@ -29,7 +29,7 @@ class Figure:
     device: str = "cpu"
     threads: int = 1
     note: str = ""
-    samples: list[float] = field(default_factory=list)
+    per_cpu_second: float | None = None  # items per CPU-second of this process (median)
 
 
 @dataclass(frozen=True)
@@ -42,29 +42,31 @@ class Repeats:
 
 
 def rate_figure(name: str, unit: str, work: Callable[[], int], repeats: Repeats, *,
-                device: torch.device = CPU, threads: int | None = None,
-                note: str = "") -> Figure:
+                device: torch.device = CPU, threads: int | None = None, note: str = "",
+                cpu_time: bool = True) -> Figure:
     """Call ``work`` (which returns how many items it processed) ``warmup``
     times untimed, then ``runs`` times timed; each run gives items/second.
-    On an accelerator the queue is drained before the clock stops."""
+    On an accelerator the queue is drained before the clock stops.
+
+    With ``cpu_time`` the items per CPU-second of this process are kept too
+    (``per_cpu_second``): for one-thread work on a busy machine it is the
+    rate the work would reach on a core of its own, which the wall-clock
+    rate is not. Work done in other processes (loader workers) is not in it,
+    and idle-spinning threads inflate it, so it is left out for those."""
     for _ in range(repeats.warmup):
         work()
     synchronize(device)
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(repeats.runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         items = work()
         synchronize(device)
         rates.append(items / (time.perf_counter() - start))
-    return summarise(name, unit, rates, device=device, threads=threads, note=note)
-
-
-def summarise(name: str, unit: str, samples: list[float], *, device: torch.device = CPU,
-              threads: int | None = None, note: str = "") -> Figure:
-    return Figure(name=name, value=statistics.median(samples), unit=unit, minimum=min(samples),
-                  maximum=max(samples), runs=len(samples), device=str(device),
+        cpu_rates.append(items / max(time.process_time() - cpu_start, 1e-9))
+    return Figure(name=name, value=statistics.median(rates), unit=unit, minimum=min(rates),
+                  maximum=max(rates), runs=len(rates), device=str(device),
                   threads=torch.get_num_threads() if threads is None else threads, note=note,
-                  samples=list(samples))
+                  per_cpu_second=statistics.median(cpu_rates) if cpu_time else None)
 
 
 def not_measured(name: str, unit: str, note: str, device: str = "cpu") -> Figure:

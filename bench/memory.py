@@ -15,6 +15,8 @@ the real train module in a subprocess (bench.memory_probe), reporting
 """
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,19 +26,7 @@ from bench.harness import Figure, not_measured
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 4  # allocator and optimizer state settle in the first steps
-
-
-
-def demo_args(model: str) -> list[str]:
-    """The DEMO_ARGS of ``<model>/test/train_full_1p.sh``: the demo run
-    ``make demo`` trains, shortened here with ``--max_steps``."""
-    script = REPO / model / "test" / "train_full_1p.sh"
-    if not script.exists():
-        return []
-    print_demo_args = 'eval "$(grep -E "^DEMO_ARGS=" "$1")"; printf "%s\\n" "${DEMO_ARGS[@]}"'
-    completed = subprocess.run(["bash", "-c", print_demo_args, "_", str(script)],
-                               capture_output=True, text=True, check=True)
-    return [line for line in completed.stdout.splitlines() if line]
+RUN_TIMEOUT_S = 300
 
 
 def figure_names(model: str) -> list[str]:
@@ -51,21 +41,48 @@ def demo_data(model: str) -> Path:
     return folder
 
 
+def demo_script(model: str) -> Path:
+    return REPO / model / "test" / "train_full_1p.sh"
+
+
+def demo_args(model: str) -> list[str] | None:
+    """The DEMO_ARGS array of ``<model>/test/train_full_1p.sh``: the demo run
+    ``make demo`` trains, shortened here with ``--max_steps``; None without
+    that script or array."""
+    script = demo_script(model)
+    if not script.exists():
+        return None
+    text = script.read_text(encoding="utf-8")
+    found = re.search(r"^DEMO_ARGS=\((.*?)\)", text, re.DOTALL | re.MULTILINE)
+    return shlex.split(found.group(1), comments=True) if found else None
+
+
 def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]:
     module = f"{model}.train"
+    arguments = demo_args(model)
+    if arguments is None:
+        script = demo_script(model).relative_to(REPO)
+        return _not_measured(model, f"no demo configuration: no DEMO_ARGS in {script}")
     with tempfile.TemporaryDirectory(prefix=f"zoo_bench_{model}_") as folder:
         result_path = Path(folder) / "memory.json"
         command = [sys.executable, "-m", "bench.memory_probe", str(result_path), module,
                    "--data_path", str(demo_data(model)), "--output_dir", str(Path(folder) / "run"),
-                   *demo_args(model), "--max_steps", str(steps), "--device", device]
-        completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+                   *arguments, "--max_steps", str(steps), "--device", device]
+        try:
+            completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                                       timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return _not_measured(model, f"{module} did not finish {steps} steps in {RUN_TIMEOUT_S} s")
         if completed.returncode != 0 or not result_path.exists():
             tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-            reason = f"{module} failed (exit {completed.returncode}): {' | '.join(tail)}"
-            return [not_measured(name, unit, reason) for name, unit in
-                    zip(figure_names(model), ("MiB", "MiB/step", "%"))]
+            return _not_measured(model, f"{module} failed (exit {completed.returncode}): {' | '.join(tail)}")
         result = json.loads(result_path.read_text())
     return _figures(model, result, device)
+
+
+def _not_measured(model: str, reason: str) -> list[Figure]:
+    units = ("MiB", "MiB/step", "%")
+    return [not_measured(name, unit, reason) for name, unit in zip(figure_names(model), units)]
 
 
 def growth_per_step(totals: list[float], warmup: int = WARMUP_STEPS) -> float | None:

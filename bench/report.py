@@ -57,6 +57,7 @@ def figure_record(figure: Figure) -> dict:
         "device": figure.device,
         "torch": torch.__version__,
         "threads": figure.threads,
+        "per_cpu_second": _round(figure.per_cpu_second),
         "reference": target.reference if target else None,
         "target": _round(target.minimum) if target else None,
         "target_is": ("at_most" if target.at_most else "at_least") if target else None,
@@ -80,16 +81,18 @@ def print_json_lines(records: list[dict], stream=sys.stdout) -> None:
 
 
 def format_table(records: list[dict], env: dict) -> str:
-    header = ("figure", "value", "min..max", "unit", "runs", "thr", "reference", "target", "ratio", "")
+    header = ("figure", "value", "min..max", "unit", "runs", "thr", "per CPU-s", "reference", "target",
+              "ratio", "")
     rows = [header]
     for r in records:
         status = {True: "met", False: "MISSED", None: ""}[r["meets_target"]]
         if r["value"] is None:
-            rows.append((r["name"], "-", "", r["unit"], "", "", "", _target_text(r), "",
+            rows.append((r["name"], "-", "", r["unit"], "", "", "", "", _target_text(r), "",
                          f"not measured: {r['note']}"))
             continue
         rows.append((r["name"], _text(r["value"]), f"{_text(r['min'])}..{_text(r['max'])}", r["unit"],
-                     str(r["runs"]), str(r["threads"]), _text(r["reference"]), _target_text(r),
+                     str(r["runs"]), str(r["threads"]), _text(r["per_cpu_second"]), _text(r["reference"]),
+                     _target_text(r),
                      f"{r['ratio_to_reference']}x" if r["ratio_to_reference"] is not None else "", status))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"# device {env['device']} ({env['device_name']}), torch {env['torch']}, "

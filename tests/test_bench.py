@@ -7,8 +7,8 @@ import torch
 
 from tests.conftest import run_python
 
-RECORD_KEYS = {"name", "value", "unit", "min", "max", "runs", "device", "torch", "threads", "reference",
-               "target", "target_is", "ratio_to_reference", "meets_target", "note"}
+RECORD_KEYS = {"name", "value", "unit", "min", "max", "runs", "device", "torch", "threads", "per_cpu_second",
+               "reference", "target", "target_is", "ratio_to_reference", "meets_target", "note"}
 
 
 def _records(stdout: str) -> dict[str, dict]:
@@ -32,6 +32,7 @@ def test_quick_figures_print_json_lines_then_a_table(tmp_path):
     assert measured["unit"] == "images/s/core" and measured["threads"] == 1
     assert measured["runs"] >= 3
     assert 0 < measured["min"] <= measured["value"] <= measured["max"]
+    assert measured["per_cpu_second"] > 0
 
     # A figure the device cannot give is reported, with the reason, not left out.
     skipped = records["goturn.step.fp16"]
