@@ -34,22 +34,20 @@ for arg in "$@"; do
         --master_addr=*) MASTER_ADDR_ARG=${arg#*=} ;;
         --master_port=*) MASTER_PORT_ARG=${arg#*=} ;;
         --output_dir=*) OUTPUT_DIR=${arg#*=} ;;
-        --batch_size=*|--batch-size=*) BATCH_SIZE=${arg#*=}; OVERRIDES+=(--batch_size "$BATCH_SIZE") ;;
         --*=*) key=${arg%%=*}; OVERRIDES+=("$key" "${arg#*=}") ;;
         --*) OVERRIDES+=("$arg") ;;
         *) fail "unexpected argument '$arg': options are --key=value (e.g. --data_path=/data/$PACKAGE)" ;;
     esac
 done
-for number in NPROC NNODES NODE_RANK BATCH_SIZE; do
+for number in NPROC NNODES NODE_RANK; do
     [[ ${!number} =~ ^[0-9]+$ ]] || fail "--${number,,}=${!number} is not a whole number"
 done
-
 # shellcheck source=env_npu.sh
 source "$REPO_ROOT/test/env_npu.sh"
 ASCEND_DEVICE_ID=${ASCEND_DEVICE_ID:-0}
 export RANK_SIZE=$((NPROC * NNODES))
-CASE_NAME="${NETWORK}_bs$((BATCH_SIZE * RANK_SIZE))_${RANK_SIZE}p_${MODE}"
 ARGS=("${TRAIN_ARGS[@]}")
+DEMO=0
 
 if [ -z "$DATA_PATH" ]; then
     DATA_PATH="$REPO_ROOT/dataset/${PACKAGE}_demo"
@@ -60,8 +58,16 @@ if [ -z "$DATA_PATH" ]; then
             || fail "could not generate the demo data in $DATA_PATH"
     fi
     ARGS+=("${DEMO_ARGS[@]}")
-    CASE_NAME="${CASE_NAME}_demo"
+    DEMO=1
 fi
+ARGS+=("${OVERRIDES[@]}")
+# The batch size train.py will see is the last one given (script, demo or user).
+for ((i = 0; i < ${#ARGS[@]} - 1; i++)); do
+    case "${ARGS[i]}" in --batch_size|--batch-size) BATCH_SIZE=${ARGS[i + 1]} ;; esac
+done
+[[ $BATCH_SIZE =~ ^[0-9]+$ ]] || fail "--batch_size=$BATCH_SIZE is not a whole number"
+CASE_NAME="${NETWORK}_bs$((BATCH_SIZE * RANK_SIZE))_${RANK_SIZE}p_${MODE}"
+[ "$DEMO" = 1 ] && CASE_NAME="${CASE_NAME}_demo"
 [ -d "$DATA_PATH" ] || fail "--data_path=$DATA_PATH is not a directory"
 DATA_PATH=$(cd "$DATA_PATH" && pwd)
 
@@ -72,7 +78,7 @@ rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
 rm -f "$RUN_DIR/result.json"
 LOG="$CASE_DIR/train_${ASCEND_DEVICE_ID}.log"
 
-ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}" "${OVERRIDES[@]}")
+ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}")
 if [ "$RANK_SIZE" -gt 1 ]; then
     if [ "$NNODES" -gt 1 ]; then
         [ -n "$MASTER_ADDR_ARG" ] || fail "--nnodes=$NNODES needs --master_addr=<address of node 0>"
