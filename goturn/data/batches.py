@@ -215,10 +215,18 @@ def make_loader(batches: StreamBatches, workers: int, pin_memory: bool = False,
 
 def batch_loader(batches: StreamBatches, keys, workers: int, pin_memory: bool = False,
                  prefetch_factor: int = 4, persistent: bool = False) -> torch.utils.data.DataLoader:
-    """DataLoader over ``(epoch, step)`` keys. It gets a generator of its own:
-    the default one would draw the workers' base seed from the global torch
-    RNG at every new iterator, shifting dropout masks between a resumed run
-    and an uninterrupted one (the batches themselves need no loader RNG)."""
+    """DataLoader over ``(epoch, step)`` keys.
+
+    It gets a generator of its own: the default one would draw the workers'
+    base seed from the global torch RNG at every new iterator, shifting
+    dropout masks between a resumed run and an uninterrupted one (the batches
+    themselves need no loader RNG). And OpenCV is made single-threaded in
+    this process too: its thread pool does not survive a fork, so a worker
+    forked after the parent ran a threaded cv2 call hangs in its first one.
+    The crops gain nothing from those threads; the workers are the
+    parallelism."""
+    if workers > 0:
+        cv2.setNumThreads(1)
     extra = {"prefetch_factor": prefetch_factor, "persistent_workers": persistent} if workers > 0 else {}
     return torch.utils.data.DataLoader(batches, batch_size=None, sampler=keys, num_workers=workers,
                                        pin_memory=pin_memory, worker_init_fn=init_loader_worker,
