@@ -26,6 +26,10 @@ from common.precision import autocast, make_grad_scaler, resolve_precision
 from common.seeding import rng_state, seed_everything, set_rng_state
 from common.summary import LOSS_FILE, RUN_INFO_FILE, write_json_atomically
 
+# fp16 overflow that persists this long is not an overflow: halving the loss
+# scale 30 times cannot fix a NaN, so the run stops as an fp32 run would.
+MAX_CONSECUTIVE_SKIPS = 30
+
 
 class NonFiniteLossError(UserError):
     """The loss became NaN or infinite; the message gives the step and the
@@ -53,6 +57,7 @@ class Runtime:
         self.precision = resolve_precision(args.precision, args.amp, args.opt_level, self.device)
         self.scaler = make_grad_scaler(self.device, self.precision, args.loss_scale)
         self.skipped_steps = 0
+        self._consecutive_skips = 0
         seed_everything(args.seed, self.rank)
 
         use_tensorboard = getattr(args, "tensorboard", True) and self.is_main
@@ -95,7 +100,14 @@ class Runtime:
         self.scaler.update()
         if scale_before is not None and self.scaler.get_scale() < scale_before:
             self.skipped_steps += 1
+            self._consecutive_skips += 1
+            if self._consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+                raise NonFiniteLossError(
+                    f"{self._consecutive_skips} fp16 steps in a row overflowed (loss "
+                    f"{loss.detach().float().cpu().item()}): the loss is not finite at any scale; "
+                    f"stopping. {self._where_to_resume()}")
             return False
+        self._consecutive_skips = 0
         return True
 
     def check_finite(self, loss: torch.Tensor, step: int) -> None:
@@ -105,12 +117,15 @@ class Runtime:
         that step and lowers its scale, so it is not an error here."""
         if self.precision == "fp16" or torch.isfinite(loss.detach()).all():
             return
-        where = (f"resume from the last good checkpoint {self.last_checkpoint}"
-                 if self.last_checkpoint else "no checkpoint was written yet")
         raise NonFiniteLossError(
             f"the loss is {loss.detach().float().cpu().item()} at step {step}; stopping. "
-            f"Lower --lr or check the data; {where}"
+            f"Lower --lr or check the data; {self._where_to_resume()}"
         )
+
+    def _where_to_resume(self) -> str:
+        if self.last_checkpoint:
+            return f"resume from the last good checkpoint {self.last_checkpoint}"
+        return "no checkpoint was written yet"
 
     # ---- model and checkpoints ------------------------------------------
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
@@ -134,7 +149,7 @@ class Runtime:
             "lr_scheduler": lr_scheduler.state_dict() if lr_scheduler is not None else None,
             "scaler": self.scaler.state_dict(),
             "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
-            "world_size": self.world_size,
+            "world_size": self.world_size, "fp16_skipped_steps": self.skipped_steps,
             "rng": distributed.all_gather_object(rng_state()),
             "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
             **extras,
@@ -154,6 +169,7 @@ class Runtime:
             lr_scheduler.load_state_dict(state["lr_scheduler"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        self.skipped_steps = state.get("fp16_skipped_steps", 0)
         saved_rng = state.get("rng") or []
         if state.get("world_size") == self.world_size and len(saved_rng) == self.world_size:
             set_rng_state(saved_rng[self.rank])

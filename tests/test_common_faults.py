@@ -111,7 +111,7 @@ def test_kill_during_checkpoint_write_keeps_previous(tmp_path):
 
 def test_nan_loss_stops_with_step_and_checkpoint(tmp_path):
     result = run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / "nan"),
-                        "--epochs", "3", "--nan_at_step", "12")
+                        "--epochs", "3", "--nan_from_step", "12")
     assert result.returncode == 2
     message = result.stderr.strip()
     assert "at step 11" in message and str(tmp_path / "nan" / "checkpoint.pth") in message
@@ -126,3 +126,13 @@ def test_crashing_rank_ends_the_job_quickly(tmp_path):
     assert result.returncode != 0
     assert time.monotonic() - started < 90
     assert "injected failure on rank 1 at step 5" in result.stdout + result.stderr
+
+
+def test_fp16_overflow_that_never_ends_stops_the_run(tmp_path):
+    result = run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / "fp16"),
+                        "--epochs", "20", "--precision", "fp16", "--nan_from_step", "3",
+                        "--save_every", "2")
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert "30 fp16 steps in a row overflowed" in message
+    assert str(tmp_path / "fp16" / "checkpoint.pth") in message

@@ -73,7 +73,7 @@ def main(args):
             inject_faults(args, rt.rank, step)
             with rt.autocast():
                 loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
-            if step + 1 == args.nan_at_step:
+            if args.nan_from_step and step + 1 >= args.nan_from_step:
                 loss = loss * float("nan")
             rt.check_finite(loss, step)
             optimizer.zero_grad(set_to_none=True)
@@ -131,7 +131,8 @@ def get_args_parser():
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--fail_at_step", type=int, default=0, help="fault injection: raise at this step")
     parser.add_argument("--fail_rank", type=int, default=0)
-    parser.add_argument("--nan_at_step", type=int, default=0, help="fault injection: NaN loss here")
+    parser.add_argument("--nan_from_step", type=int, default=0,
+                        help="fault injection: NaN loss from this step on")
     parser.add_argument("--step_seconds", type=float, default=0.0, help="sleep per step")
     return add_runtime_args(parser)
 
