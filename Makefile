@@ -20,9 +20,25 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --no-deps got10k==0.1.3 shapely==2.2.0 six==1.17.0 wget==3.2
 	touch $(STAMP)
 
+GOTURN_RUN := goturn/runs/GOTURN_bs50_1p_acc_demo
+GLORE_RUN := glore/runs/GloRe_bs8_1p_acc_demo
+GLORE_VIDEO_LIST := dataset/glore_demo/ucf101/ucf101_val_split_1_videos.txt
+
 demo: $(STAMP)
 	bash goturn/test/train_full_1p.sh
+	# The trained tracker on the held-out demo videos, beside the no-motion
+	# baseline: report.json, success/precision plots and one rendered video.
+	$(PY) -m goturn.evaluate --checkpoint $(GOTURN_RUN)/checkpoint.pth \
+	    --data_path dataset/goturn_demo/ALOV --dataset alov \
+	    --out $(GOTURN_RUN)/tracking --videos 1 --discard_stale
 	bash glore/test/train_full_1p.sh
+	# Clip and video accuracy with a confusion matrix, then one prediction.
+	$(PY) -m glore.evaluate --checkpoint $(GLORE_RUN)/checkpoint.pth \
+	    --data_path dataset/glore_demo --out $(GLORE_RUN)/evaluation
+	set -- $$(sed -n 45p $(GLORE_VIDEO_LIST)); \
+	    echo "predicting dataset/glore_demo/ucf101/videos/$$1 (true class: $${1%%/*})"; \
+	    $(PY) -m glore.predict --checkpoint $(GLORE_RUN)/checkpoint.pth \
+	        dataset/glore_demo/ucf101/videos/$$1 --topk 3
 
 test: $(STAMP)
 	$(PY) -m ruff check .
