@@ -165,20 +165,22 @@ def evaluate(model, val_loader, rt) -> dict[str, float]:
 
 def build_model(args, rt) -> GoturnNet:
     model = GoturnNet()
-    pretrained = args.pretrained_model
-    if pretrained == "auto":
+    pretrained = args.pretrained_model.strip()
+    if pretrained.lower() == "auto":
         pretrained = str(DEFAULT_CAFFENET) if DEFAULT_CAFFENET.is_file() else "none"
         if pretrained == "none":
             rt.log.warning(f"{DEFAULT_CAFFENET} not found: the conv towers start from random weights "
                            "(the original recipe starts from CaffeNet; see goturn/README.md)")
-    if pretrained.lower() != "none":
+    from_scratch = pretrained.lower() == "none"
+    if not from_scratch:
         kind = load_pretrained(model, pretrained)
         rt.log.info(f"loaded {kind} weights from {pretrained}")
-    freeze = args.freeze_convs if args.freeze_convs is not None else pretrained.lower() != "none"
+    freeze = args.freeze_convs if args.freeze_convs is not None else not from_scratch
     model.freeze_features(freeze)
-    rt.log.info("conv towers " + ("frozen (no gradients computed)" if freeze else
-                                  "trained (no pretrained weights" + (")" if pretrained == "none" else
-                                                                      ", --freeze_convs false)")))
+    if freeze:
+        rt.log.info("conv towers frozen (no gradients computed)")
+    else:
+        rt.log.info("conv towers trained" + (" from random init" if from_scratch else ""))
     model = model.to(rt.device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
