@@ -180,6 +180,15 @@ def test_det_errors_name_the_file(tmp_path):
     assert str(xml) in str(error.value)
 
 
+def test_det_annotations_without_their_image_folder_are_missing_images(tmp_path):
+    write_det_image(tmp_path, "n01", "n01_1", 20, 20, [(1, 1, 5, 5)])
+    xml = write_det_image(tmp_path, "n02", "n02_1", 20, 20, [(1, 1, 5, 5)], image=False)
+    (tmp_path / "images" / "n02").rmdir()
+    with pytest.raises(DataError, match=r"n02_1\.JPEG does not exist") as error:
+        load_imagenet_det(tmp_path, "all")
+    assert str(xml) in str(error.value)
+
+
 def test_unreadable_image_is_named(tmp_path):
     write_det_image(tmp_path, "n01", "n01_1", 20, 20, [(1, 1, 5, 5)])
     (tmp_path / "images" / "n01" / "n01_1.JPEG").write_bytes(b"not a jpeg")

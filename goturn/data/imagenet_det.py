@@ -15,9 +15,9 @@ image; the boxes refer to the XML size and are rescaled when the decoded
 image has another size (examples.py). Folders of negatives (tar names with
 ``extra``) have no objects and contribute nothing.
 
-Validation holds out the last ``val_fraction`` of the image folders, in
-sorted order (the reference took them in file-system order, which differs
-between machines).
+Validation holds out the last ``val_fraction`` of the folders, in sorted
+order (the reference took them in file-system order, which differs between
+machines).
 """
 
 import math
@@ -104,14 +104,17 @@ def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
                             f"{root}/images/<folder>/<name>.JPEG and {root}/gt/<folder>/<name>.xml")
     report = LoadReport("ImageNet DET", split)
     table = PairTableBuilder("det")
-    folders = sorted(entry.name for entry in os.scandir(images_dir) if entry.is_dir())
+    # Folders of either tree: annotations whose image folder is missing are
+    # missing images, not something to pass over in silence.
+    folders = sorted({entry.name for tree in (images_dir, gt_dir) for entry in os.scandir(tree)
+                      if entry.is_dir()})
     for folder in select_folders(folders, split, val_fraction):
         report.groups += 1
         xml_files = sorted((gt_dir / folder).glob("*.xml")) if (gt_dir / folder).is_dir() else []
         if not xml_files:
             report.skip("image folders without annotations", folder)
             continue
-        images = set(os.listdir(images_dir / folder))
+        images = set(os.listdir(images_dir / folder)) if (images_dir / folder).is_dir() else set()
         for xml_file in xml_files:
             _add_image(table, report, xml_file, images_dir / folder, images, skip_bad)
     result = table.build()
