@@ -67,11 +67,13 @@ def test_alov_pairs_split_and_skips(tmp_path):
     write_alov_video(tmp_path, "B", "B_video00001", [polygon(1, 1, 1, 9, 9)])
     write_alov_video(tmp_path, "B", "B_video00002", [polygon(1, 1, 1, 9, 9), polygon(5, 2, 2, 9, 9)])
     (tmp_path / "gt" / "C").mkdir(parents=True)  # a category without videos
+    write_image(tmp_path / "images" / "D" / "D_video00001" / "00000001.jpg")  # frames, no .ann
 
     train, report = load_alov(tmp_path, "train")
     assert len(train) == 2 * 2 + 0  # A: videos 1-2, 2 pairs each; B: video 1 only, no pair
     assert report.skipped == {"videos without a pair of consecutive usable annotations": 1,
-                              "categories without .ann files": 1}
+                              "categories without .ann files": 2,
+                              "videos without an .ann file (in no split)": 1}
     first = (train.paths[train.prev_image[0]], train.paths[train.curr_image[0]])
     assert first == (str(tmp_path / "images/A/A_video00001/00000001.jpg"),
                      str(tmp_path / "images/A/A_video00001/00000006.jpg"))

@@ -103,8 +103,12 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
                             f"<video>/00000001.jpg and {root}/gt/<category>/<video>.ann")
     report = LoadReport("ALOV", split)
     table = PairTableBuilder("alov")
-    for category in sorted(entry.name for entry in os.scandir(gt_dir) if entry.is_dir()):
-        ann_files = sorted(path for path in (gt_dir / category).glob("*.ann") if path.stem not in exclude)
+    categories = {entry.name for tree in (gt_dir, images_dir) for entry in os.scandir(tree) if entry.is_dir()}
+    for category in sorted(categories):
+        all_ann_files = sorted((gt_dir / category).glob("*.ann"))
+        for video in _unannotated_videos(images_dir / category, all_ann_files):
+            report.skip("videos without an .ann file (in no split)", str(images_dir / category / video))
+        ann_files = [path for path in all_ann_files if path.stem not in exclude]
         if not ann_files:
             report.skip("categories without .ann files", category)
             continue
@@ -114,6 +118,14 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
     result = table.build()
     report.pairs = len(result)
     return result, report
+
+
+def _unannotated_videos(category_dir: Path, ann_files: list[Path]) -> list[str]:
+    if not category_dir.is_dir():
+        return []
+    annotated = {path.stem for path in ann_files}
+    return sorted(entry.name for entry in os.scandir(category_dir)
+                  if entry.is_dir() and entry.name not in annotated)
 
 
 def _add_video(table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path,
