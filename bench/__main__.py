@@ -55,7 +55,9 @@ def run_job(job: Job, settings: Settings) -> list[dict]:
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter runs (under a minute)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer and shorter runs, without the training-run figures (memory, data "
+                             "wait) unless --only names them: about a minute")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="figures to run, by name or prefix (e.g. goturn.examples glore.step.fp32)")
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
@@ -86,6 +88,8 @@ def main(args) -> int:
                             step_threads=args.step_threads, workdir=workdir, only=args.only)
         for job in JOBS:
             if not any(selected(name, args.only) for name in job.names):
+                continue
+            if args.quick and not args.only and not job.in_quick:
                 continue
             chosen = [record for record in run_job(job, settings) if selected(record["name"], args.only)]
             print_json_lines(chosen)

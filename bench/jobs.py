@@ -38,10 +38,11 @@ class Plan:
     memory_steps: int
 
 
-FULL = Plan(data=Repeats(1, 5), step=Repeats(1, 3), goturn_batches_per_run=6, goturn_pairs_per_run=24,
-            loader_batches_per_run=4, clips_per_run=15, memory_steps=16)
-QUICK = Plan(data=Repeats(1, 3), step=Repeats(1, 2), goturn_batches_per_run=3, goturn_pairs_per_run=12,
-             loader_batches_per_run=2, clips_per_run=6, memory_steps=10)
+# A data run lasts about 0.1-0.2 s here, a step run one step.
+FULL = Plan(data=Repeats(1, 5), step=Repeats(1, 3), goturn_batches_per_run=12, goturn_pairs_per_run=48,
+            loader_batches_per_run=8, clips_per_run=24, memory_steps=16)
+QUICK = Plan(data=Repeats(1, 3), step=Repeats(1, 2), goturn_batches_per_run=6, goturn_pairs_per_run=24,
+             loader_batches_per_run=4, clips_per_run=12, memory_steps=10)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 GOTURN_PAIRS = 24
@@ -75,6 +76,7 @@ class Job:
     names: list[str]  # the figures it produces
     run: Callable[[Settings], list[Figure]]
     in_process: bool = False  # jobs that start their own subprocess run in the parent
+    in_quick: bool = True  # --quick leaves out the training runs unless --only names them
 
 
 def _pin_to_one_core() -> None:
@@ -198,7 +200,7 @@ JOBS = [
     *[Job(f"goturn.step.{p}", [f"goturn.step.{p}"], goturn_steps(p)) for p in PRECISIONS],
     Job("glore.clips", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
     *[Job(f"glore.model.{p}", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p)) for p in PRECISIONS],
-    *[Job(f"{m}.memory", memory_figure_names(m), training_memory(m), in_process=True)
+    *[Job(f"{m}.memory", memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
       for m in ("goturn", "glore")],
 ]
 JOBS_BY_KEY = {job.key: job for job in JOBS}
