@@ -53,22 +53,22 @@ def write_video(path: str, frames: np.ndarray, fps: int = 25, gop: int = 12) -> 
 
 
 def _background(rng, height, width):
-    """Smooth random texture around a random colour (static: it carries no motion)."""
-    base = rng.uniform(40, 215, size=3)
+    """Smooth random texture around a random dark colour (static: it carries no motion)."""
+    base = rng.uniform(20, 100, size=3)
     texture = cv2.resize(
         rng.uniform(-8, 8, size=(6, 8, 3)).astype(np.float32),
         (width, height),
         interpolation=cv2.INTER_CUBIC,
     )
-    return np.clip(base + texture, 0, 255).astype(np.uint8), base
+    return np.clip(base + texture, 0, 255).astype(np.uint8)
 
 
 def _polygon(rng):
     """An irregular polygon (no rotational symmetry, so its rotation sense is visible)."""
-    corners = int(rng.integers(4, 7))
+    corners = int(rng.integers(3, 6))
     # Corners spread around the circle (no slivers), at irregular angles and radii.
     angles = (np.arange(corners) + rng.uniform(-0.3, 0.3, corners)) * 2 * math.pi / corners
-    radii = rng.uniform(0.45, 1.0, corners)
+    radii = rng.uniform(0.35, 1.0, corners)
     return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
 
 
@@ -82,32 +82,47 @@ def _motion(name, rng, num_frames, height, width, radius):
     scale = np.ones(num_frames)
     centre_t = t - (num_frames - 1) / 2
     if name in ("DriftLeft", "DriftRight"):
-        speed = rng.uniform(0.008, 0.012) * height * (-1 if name == "DriftLeft" else 1)
+        speed = rng.uniform(0.01, 0.014) * height * (-1 if name == "DriftLeft" else 1)
         x = width / 2 + speed * centre_t
     elif name in ("SpinClockwise", "SpinCounterClockwise"):
-        # Image y points down, so a growing angle turns clockwise on screen.
-        omega = math.radians(rng.uniform(5, 8)) * (1 if name == "SpinClockwise" else -1)
+        # Image y points down, so a growing angle turns clockwise on screen. At most 44 degrees
+        # between two frames of a clip (8 apart): below the near-symmetries of these irregular
+        # polygons, so the turn is not mistaken for a smaller one the other way.
+        omega = math.radians(rng.uniform(4, 5.5)) * (1 if name == "SpinClockwise" else -1)
         angle = angle + omega * t
     elif name in ("RiseSlow", "RiseFast"):
-        speed = (rng.uniform(0.0025, 0.004) if name == "RiseSlow" else rng.uniform(0.01, 0.013)) * height
+        speed = (rng.uniform(0.004, 0.006) if name == "RiseSlow" else rng.uniform(0.012, 0.014)) * height
         y = height / 2 - speed * centre_t
     else:
-        rate = math.log(rng.uniform(2.2, 3.0)) / num_frames * (1 if name == "Grow" else -1)
+        rate = math.log(rng.uniform(3.0, 4.0)) / num_frames * (1 if name == "Grow" else -1)
         scale = np.exp(rate * centre_t)
     return x, y, angle, scale * radius
 
 
-def render_video(name, rng, background, base_colour, num_frames=64, height=48, width=64):
+def render_video(name, rng, background, num_frames=64, height=48, width=64):
     shape = _polygon(rng)
-    colour = (base_colour + rng.choice([-1, 1], 3) * rng.uniform(60, 110, 3)) % 256  # far from the background
+    # Two dark spots on the object, moving rigidly with it: interior texture whose motion shows
+    # rotation and growth everywhere on the object, not only at its outline (where an edge only
+    # shows the motion across it).
+    spot_angles = rng.uniform(0, 2 * math.pi, 2)
+    spots = rng.uniform(0.25, 0.4, (2, 1)) * np.stack([np.cos(spot_angles), np.sin(spot_angles)], axis=1)
+    # Random hue, but always brighter than the background: the object's side of an edge is then
+    # visible locally, which rotation sense and growth need (appearance still says nothing of the class).
+    colour = rng.uniform(150, 240, size=3)
     radius = rng.uniform(0.25, 0.32) * height
     x, y, angle, size = _motion(name, rng, num_frames, height, width, radius)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for i in range(num_frames):
         c, s = math.cos(angle[i]), math.sin(angle[i])
-        points = shape @ np.array([[c, s], [-s, c]]) * size[i] + (x[i], y[i])
+        rotation = np.array([[c, s], [-s, c]]) * size[i]
         frame = background.copy()
+        points = shape @ rotation + (x[i], y[i])
         cv2.fillPoly(frame, [np.round(points * 16).astype(np.int32)], colour.tolist(), cv2.LINE_AA, shift=4)
+        for spot in spots @ rotation + (x[i], y[i]):
+            centre = tuple(int(v) for v in np.round(spot * 16))
+            cv2.circle(
+                frame, centre, round(0.15 * size[i] * 16), (colour * 0.4).tolist(), -1, cv2.LINE_AA, shift=4
+            )
         frames[i] = frame
     return frames
 
@@ -135,13 +150,13 @@ def generate(
         os.makedirs(os.path.join(videos, name))
         for group in range(1, groups + 1):
             # One scene per group, shared by every class (so a background never tells the class).
-            background, base = _background(np.random.default_rng([seed, group]), height, width)
+            background = _background(np.random.default_rng([seed, group]), height, width)
             for clip in range(1, clips_per_group + 1):
                 relative = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
                 rng = np.random.default_rng([seed, label, group, clip])
                 write_video(
                     os.path.join(videos, relative),
-                    render_video(name, rng, background, base, num_frames, height, width),
+                    render_video(name, rng, background, num_frames, height, width),
                 )
                 if group <= test_groups:
                     test_lines.append(relative)
