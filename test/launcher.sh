@@ -19,6 +19,8 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)
 PACKAGE=$(basename "$MODEL_DIR")
 PYTHON=${PYTHON:-python3}
+# The launcher changes folder before running; a relative interpreter path must survive that.
+[[ $PYTHON == */* && $PYTHON != /* ]] && PYTHON="$(pwd)/$PYTHON"
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 fail() { echo "error: $*" >&2; exit 2; }
