@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.harness import not_measured
 from bench.jobs import JOBS, Job, Settings, settings_json
 from bench.report import environment, figure_record, format_table, print_json_lines, write_json
+from bench.scripts import script_environment
 from common.device import resolve_device
 from common.errors import UserError, run_cli
 
@@ -37,7 +38,7 @@ def run_job(job: Job, settings: Settings) -> list[dict]:
     if job.in_process:
         return [figure_record(figure) for figure in job.run(settings)]
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
+    env = {**os.environ, **script_environment(job.model), "PYTHONPATH": path}
     try:
         completed = subprocess.run([sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
                                    cwd=REPO, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)

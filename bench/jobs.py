@@ -73,6 +73,7 @@ class Settings:
 @dataclass(frozen=True)
 class Job:
     key: str
+    model: str  # its launch script's exported environment applies (bench.scripts)
     names: list[str]  # the figures it produces
     run: Callable[[Settings], list[Figure]]
     in_process: bool = False  # jobs that start their own subprocess run in the parent
@@ -194,13 +195,14 @@ def training_memory(model: str) -> Callable[[Settings], list[Figure]]:
 
 
 JOBS = [
-    Job("goturn.generation", ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"],
-        goturn_generation),
-    Job("goturn.loader", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
-    *[Job(f"goturn.step.{p}", [f"goturn.step.{p}"], goturn_steps(p)) for p in PRECISIONS],
-    Job("glore.clips", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
-    *[Job(f"glore.model.{p}", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p)) for p in PRECISIONS],
-    *[Job(f"{m}.memory", memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
+    Job("goturn.generation", "goturn",
+        ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"], goturn_generation),
+    Job("goturn.loader", "goturn", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
+    *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p)) for p in PRECISIONS],
+    Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
+    *[Job(f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p))
+      for p in PRECISIONS],
+    *[Job(f"{m}.memory", m, memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
       for m in ("goturn", "glore")],
 ]
 JOBS_BY_KEY = {job.key: job for job in JOBS}

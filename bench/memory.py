@@ -1,5 +1,7 @@
 """Memory figures: a short 1p training run of each model on its demo data,
-the real train module in a subprocess (bench.memory_probe), reporting
+the real train module in a subprocess (bench.memory_probe) with the
+arguments and environment of the model's demo script (bench.scripts),
+reporting
 
 - ``<model>.memory.peak_rss``: peak resident set of the training process
   (the largest loader worker's is in the note);
@@ -15,14 +17,14 @@ the real train module in a subprocess (bench.memory_probe), reporting
 """
 
 import json
-import re
-import shlex
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.harness import Figure, not_measured
+from bench.scripts import demo_args, demo_script, script_environment
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 4  # allocator and optimizer state settle in the first steps
@@ -41,22 +43,6 @@ def demo_data(model: str) -> Path:
     return folder
 
 
-def demo_script(model: str) -> Path:
-    return REPO / model / "test" / "train_full_1p.sh"
-
-
-def demo_args(model: str) -> list[str] | None:
-    """The DEMO_ARGS array of ``<model>/test/train_full_1p.sh``: the demo run
-    ``make demo`` trains, shortened here with ``--max_steps``; None without
-    that script or array."""
-    script = demo_script(model)
-    if not script.exists():
-        return None
-    text = script.read_text(encoding="utf-8")
-    found = re.search(r"^DEMO_ARGS=\((.*?)\)", text, re.DOTALL | re.MULTILINE)
-    return shlex.split(found.group(1), comments=True) if found else None
-
-
 def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]:
     module = f"{model}.train"
     arguments = demo_args(model)
@@ -70,7 +56,7 @@ def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]
                    *arguments, "--max_steps", str(steps), "--device", device]
         try:
             completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                                       timeout=RUN_TIMEOUT_S)
+                                       env={**os.environ, **script_environment(model)}, timeout=RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return _not_measured(model, f"{module} did not finish {steps} steps in {RUN_TIMEOUT_S} s")
         if completed.returncode != 0 or not result_path.exists():
