@@ -22,12 +22,7 @@ def test_resume_continues_bitwise(tmp_path):
     resumed = train(tmp_path, "split", "--epochs", "3", "--resume", "auto")
     for key, value in straight.items():
         assert torch.equal(value, resumed[key]), key
-
-
-def test_resume_is_not_a_restart(tmp_path):
-    """Guards the test above: without --resume the same split gives other weights."""
-    straight = train(tmp_path, "straight", "--epochs", "3")
-    train(tmp_path, "split", "--epochs", "3", "--max_steps", "12")
+    # Guards the check above: without --resume the same split gives other weights.
     restarted = train(tmp_path, "split", "--epochs", "1")
     assert not all(torch.equal(v, restarted[k]) for k, v in straight.items())
 
