@@ -178,3 +178,14 @@ def init_weights(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, GloReUnit):
             nn.init.zeros_(module.blocker.weight)
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """NDHWC weights for the 3D convolutions. 1x1x1 kernels keep their default strides: their
+    memory is the same either way, and autograd returns their gradients with default strides,
+    which DDP's gradient buckets must match (else a copy and a warning on every step)."""
+    model = model.to(memory_format=torch.channels_last_3d)
+    for module in model.modules():
+        if isinstance(module, nn.Conv3d) and module.kernel_size == (1, 1, 1):
+            module.weight.data = module.weight.data.clone(memory_format=torch.contiguous_format)
+    return model

@@ -32,7 +32,7 @@ from glore.data.layout import load_split
 from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
 from glore.evaluate import evaluate_and_report, evaluate_videos
-from glore.model import GloReNet, canonical_network_name
+from glore.model import GloReNet, canonical_network_name, to_channels_last
 from glore.optim import build_lr_scheduler, build_optimizer
 from glore.precise_bn import update_bn_stats
 from glore.trained_model import ClipInput
@@ -112,17 +112,6 @@ def build_model(args, rt, num_classes: int):
     if args.channels_last:
         model = to_channels_last(model)
     return model, pretrained
-
-
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """NDHWC weights for the 3D convolutions. 1x1x1 kernels keep their default strides: their
-    memory is the same either way, and autograd returns their gradients with default strides,
-    which DDP's gradient buckets must match (else a copy and a warning on every step)."""
-    model = model.to(memory_format=torch.channels_last_3d)
-    for module in model.modules():
-        if isinstance(module, nn.Conv3d) and module.kernel_size == (1, 1, 1):
-            module.weight.data = module.weight.data.clone(memory_format=torch.contiguous_format)
-    return model
 
 
 def to_input(clips: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

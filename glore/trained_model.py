@@ -11,7 +11,7 @@ import torch
 from common.checkpoint import load_checkpoint
 from common.errors import UserError
 from glore.data.transforms import normalize_clips
-from glore.model import GloReNet
+from glore.model import GloReNet, to_channels_last
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel
     model = model.to(device).eval()
     if args.get("channels_last"):
         # The layout training validated with: the same kernels, so the same numbers to the bit.
-        model = model.to(memory_format=torch.channels_last_3d)
+        model = to_channels_last(model)
     return TrainedModel(model, class_names, clip_input, str(path))
 
 
