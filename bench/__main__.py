@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from bench.harness import not_measured
 from bench.jobs import JOBS, Job, Settings, settings_json
 from bench.report import environment, figure_record, format_table, print_json_lines, write_json
@@ -32,10 +34,10 @@ def selected(name: str, only: list[str] | None) -> bool:
     return not only or any(name.startswith(prefix) for prefix in only)
 
 
-def run_job(job: Job, settings: Settings) -> list[dict]:
+def run_job(job: Job, settings: Settings, device: torch.device) -> list[dict]:
     """The job's figure records; a job that fails yields 'not measured'
     records carrying the end of its error output."""
-    if job.in_process:
+    if job.runs_in_parent(device):
         return [figure_record(figure) for figure in job.run(settings)]
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, **script_environment(job.model), "PYTHONPATH": path}
@@ -92,7 +94,8 @@ def main(args) -> int:
                 continue
             if args.quick and not args.only and not job.in_quick:
                 continue
-            chosen = [record for record in run_job(job, settings) if selected(record["name"], args.only)]
+            records_of_job = run_job(job, settings, device)
+            chosen = [record for record in records_of_job if selected(record["name"], args.only)]
             print_json_lines(chosen)
             records.extend(chosen)
     env_end = environment(device)

@@ -78,6 +78,12 @@ class Job:
     run: Callable[[Settings], list[Figure]]
     in_process: bool = False  # jobs that start their own subprocess run in the parent
     in_quick: bool = True  # --quick leaves out the training runs unless --only names them
+    precision: str | None = None  # of a model job
+
+    def runs_in_parent(self, device: torch.device) -> bool:
+        """Jobs that start their own subprocess, and model jobs that only say
+        their precision is not timed on this device (fp16 on a CPU)."""
+        return self.in_process or (self.precision == "fp16" and device.type == "cpu")
 
 
 def _pin_to_one_core() -> None:
@@ -198,9 +204,10 @@ JOBS = [
     Job("goturn.generation", "goturn",
         ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"], goturn_generation),
     Job("goturn.loader", "goturn", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
-    *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p)) for p in PRECISIONS],
+    *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
+      for p in PRECISIONS],
     Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
-    *[Job(f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p))
+    *[Job(f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p), precision=p)
       for p in PRECISIONS],
     *[Job(f"{m}.memory", m, memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
       for m in ("goturn", "glore")],

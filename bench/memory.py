@@ -36,10 +36,13 @@ def figure_names(model: str) -> list[str]:
 
 
 def demo_data(model: str) -> Path:
-    """The demo data set where the launcher keeps it, generated once."""
+    """The demo data set where the launcher keeps it, generated once.
+    Raises RuntimeError with the generator's error when that fails."""
     folder = REPO / "dataset" / f"{model}_demo"
-    subprocess.run([sys.executable, "-m", f"{model}.data.demo", "--out", str(folder)], cwd=REPO,
-                   check=True, stdout=subprocess.DEVNULL)
+    completed = subprocess.run([sys.executable, "-m", f"{model}.data.demo", "--out", str(folder)], cwd=REPO,
+                               capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{model}.data.demo failed: {completed.stderr.strip()[-500:]}")
     return folder
 
 
@@ -49,10 +52,14 @@ def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]
     if arguments is None:
         script = demo_script(model).relative_to(REPO)
         return _not_measured(model, f"no demo configuration: no DEMO_ARGS in {script}")
+    try:
+        data_path = demo_data(model)
+    except RuntimeError as error:
+        return _not_measured(model, str(error))
     with tempfile.TemporaryDirectory(prefix=f"zoo_bench_{model}_") as folder:
         result_path = Path(folder) / "memory.json"
         command = [sys.executable, "-m", "bench.memory_probe", str(result_path), module,
-                   "--data_path", str(demo_data(model)), "--output_dir", str(Path(folder) / "run"),
+                   "--data_path", str(data_path), "--output_dir", str(Path(folder) / "run"),
                    *arguments, "--max_steps", str(steps), "--device", device]
         try:
             completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
