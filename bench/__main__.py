@@ -21,7 +21,14 @@ import torch
 
 from bench.harness import not_measured
 from bench.jobs import JOBS, Job, Settings, settings_json
-from bench.report import environment, figure_record, format_table, print_json_lines, write_json
+from bench.report import (
+    environment,
+    figure_record,
+    format_markdown,
+    format_table,
+    print_json_lines,
+    write_json,
+)
 from bench.scripts import script_environment
 from common.device import resolve_device
 from common.errors import UserError, run_cli
@@ -65,6 +72,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="figures to run, by name or prefix (e.g. goturn.examples glore.step.fp32)")
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
     parser.add_argument("--json", metavar="FILE", help="also write the run (environment + figures) here")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown here")
     parser.add_argument("--device", default="auto", help="where steps run: auto|cpu|cuda|npu[:N]")
     parser.add_argument("--goturn_batch", type=int, default=50, help="GOTURN step batch (examples)")
     parser.add_argument("--glore_batch", type=int, default=None,
@@ -103,8 +111,11 @@ def main(args) -> int:
     print(format_table(records, env_start))
     print(f"# {time.perf_counter() - started:.0f} s; load average at the end "
           f"{' '.join(map(str, env_end['load_average']))}")
+    command = ["python", "-m", "bench", *sys.argv[1:]]
     if args.json:
-        write_json(args.json, records, env_start, env_end, ["python", "-m", "bench", *sys.argv[1:]])
+        write_json(args.json, records, env_start, env_end, command)
+    if args.markdown:
+        Path(args.markdown).write_text(format_markdown(records) + "\n", encoding="utf-8")
     return 0
 
 

@@ -104,6 +104,23 @@ def format_table(records: list[dict], env: dict) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(records: list[dict]) -> str:
+    """The table as Markdown, for the README's performance section."""
+    lines = ["| figure | median | min..max | unit | runs | threads | reference | target | ratio | |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---|"]
+    for r in records:
+        if r["value"] is None:
+            lines.append(f"| `{r['name']}` | – | | {r['unit']} | | | | {_target_text(r)} | | "
+                         f"not measured: {r['note']} |")
+            continue
+        status = {True: "met", False: "**missed**", None: ""}[r["meets_target"]]
+        ratio = f"{r['ratio_to_reference']}x" if r["ratio_to_reference"] is not None else ""
+        lines.append(f"| `{r['name']}` | {_text(r['value'])} | {_text(r['min'])}..{_text(r['max'])} | "
+                     f"{r['unit']} | {r['runs']} | {r['threads']} | {_text(r['reference'])} | "
+                     f"{_target_text(r)} | {ratio} | {status} |")
+    return "\n".join(lines)
+
+
 def _target_text(record: dict) -> str:
     if record["target"] is None:
         return ""
