@@ -29,11 +29,10 @@ from bench.report import (
     print_json_lines,
     write_json,
 )
-from bench.scripts import script_environment
+from bench.scripts import REPO, script_environment
 from common.device import resolve_device
 from common.errors import UserError, run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 JOB_TIMEOUT_S = 300  # a hung job (e.g. a deadlocked loader worker) costs this much, not the run
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from bench.harness import Figure, Repeats
+from bench.harness import Figure, Repeats, not_measured
 from bench.memory import figure_names as memory_figure_names
 
 
@@ -167,7 +167,7 @@ def goturn_steps(precision: str) -> Callable[[Settings], list[Figure]]:
         device = _device(settings)
         reason = steps.unsupported_precision(device, precision)
         if reason:
-            return [steps.skipped(f"goturn.step.{precision}", "examples/s", reason, device)]
+            return [not_measured(f"goturn.step.{precision}", "examples/s", reason, str(device))]
         batch = goturn_data.one_batch(_goturn_pairs(settings), settings.goturn_batch)
         return [steps.goturn_step(batch, device, precision, settings.plan.step, settings.step_threads)]
     return run
@@ -180,7 +180,7 @@ def glore_models(precision: str) -> Callable[[Settings], list[Figure]]:
         device = _device(settings)
         reason = steps.unsupported_precision(device, precision)
         if reason:
-            return [steps.skipped(f"glore.{kind}.{precision}", "clips/s", reason, device)
+            return [not_measured(f"glore.{kind}.{precision}", "clips/s", reason, str(device))
                     for kind in ("step", "infer")]
         clips = steps.glore_clips(settings.glore_batch)
         figures = {

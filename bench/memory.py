@@ -24,9 +24,8 @@ import tempfile
 from pathlib import Path
 
 from bench.harness import Figure, not_measured
-from bench.scripts import demo_args, demo_script, script_environment
+from bench.scripts import REPO, demo_args, demo_script, script_environment
 
-REPO = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 4  # allocator and optimizer state settle in the first steps
 RUN_TIMEOUT_S = 300
 

@@ -7,7 +7,7 @@ autocast; the batch is made once beforehand so only the step is timed."""
 
 import torch
 
-from bench.harness import Figure, Repeats, not_measured, rate_figure, thread_limit
+from bench.harness import Figure, Repeats, rate_figure, thread_limit
 from common.precision import autocast, make_grad_scaler
 from glore.data.transforms import normalize_clips
 from glore.model import GloReNet
@@ -113,7 +113,3 @@ def glore_inference(clips: torch.Tensor, device: torch.device, precision: str, r
     with thread_limit(threads):
         return rate_figure(f"glore.infer.{precision}", "clips/s", work, repeats, device=device,
                            threads=threads, note=f"R50, batch {len(clips)}, 8x224^2")
-
-
-def skipped(name: str, unit: str, reason: str, device: torch.device) -> Figure:
-    return not_measured(name, unit, reason, device=str(device))
