@@ -1,7 +1,8 @@
 """Synthetic inputs the benchmarks write to a temporary folder: the same
 files, sizes and formats every time (fixed seeds), so two runs time the same
-work. Pictures are a smooth colour field with shapes and mild grain, which
-compresses like camera frames rather than like noise."""
+work. Pictures are a smooth colour field with shapes and mild grain: not
+flat colours, which would make JPEG and video decoding unrealistically cheap,
+and not noise."""
 
 import json
 from dataclasses import asdict, dataclass
@@ -11,10 +12,9 @@ import av
 import cv2
 import numpy as np
 
-# ffmpeg's default key-frame interval; UCF-101's XVID files are of the same order.
-VIDEO_GOP = 12
+VIDEO_GOP = 12  # ffmpeg's default key-frame interval: a seek decodes up to 11 frames before the clip
 VIDEO_FPS = 25
-JPEG_QUALITY = 95  # OpenCV's default, what frame-extraction tools write
+JPEG_QUALITY = 95  # cv2.imwrite's default
 
 
 def picture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
