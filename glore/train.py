@@ -316,7 +316,8 @@ def main(args):
         rt.tensorboard.add_scalar("val/top5", val["top5"], state["step"])
 
     meter = ThroughputMeter(warmup_steps=5)
-    reason = None
+    # A run resumed from a checkpoint already at --max_steps has nothing left to do.
+    reason = "max_steps" if args.max_steps and state["step"] >= args.max_steps else None
     while state["epoch"] < args.epochs and reason is None:
         sampler.set_epoch(state["epoch"], state["step_in_epoch"])
         reason = train_one_epoch(

@@ -229,7 +229,8 @@ def main(args):
 
     meter = ThroughputMeter(warmup_steps=5)
     start = time.perf_counter()
-    reason = None
+    # A run resumed from a checkpoint already at --max_steps has nothing left to do.
+    reason = "max_steps" if args.max_steps and state["step"] >= args.max_steps else None
     while state["epoch"] < args.epochs and reason is None:
         if state["step_in_epoch"] >= state["steps_per_epoch"]:
             state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
