@@ -27,7 +27,7 @@ from common.errors import UserError, run_cli
 from common.logs import ProgressLogger, ThroughputMeter
 from common.runtime import setup_runtime
 from common.summary import write_result
-from glore.data.dataset import TrainClips, collate_clips, loader_worker_init
+from glore.data.dataset import TrainClips, collate_clips, loader_worker_init, single_threaded_opencv
 from glore.data.layout import load_split
 from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
@@ -57,6 +57,7 @@ def load_data(args, rt):
         args.jitter,
     )
     dataset = TrainClips(split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad)
+    single_threaded_opencv()  # before any loader forks its workers
     try:
         sampler = TrainBatchSampler(len(dataset), args.batch_size, args.seed, rt.rank, rt.world_size)
     except ValueError as error:

@@ -6,7 +6,6 @@ so the training process can count and report them.
 """
 
 import ctypes
-import ctypes.util
 
 import cv2
 import numpy as np
@@ -68,12 +67,18 @@ def collate_clips(items: list[dict]) -> dict:
     }
 
 
+def single_threaded_opencv() -> None:
+    """One OpenCV thread in this process and in the loader workers it forks later (the workers
+    are the parallelism). Call it before the loader starts its workers: OpenCV's thread pool does
+    not survive fork(), and a worker that reconfigures a pool its parent had started waits forever
+    for threads that exist only in the parent."""
+    cv2.setNumThreads(1)
+
+
 def loader_worker_init(worker_id: int) -> None:
     """Per loader worker: distinct global random streams (unused by our pipeline, but third-party
-    code may draw), single-threaded OpenCV (the workers are the parallelism) and an allocator that
-    keeps freed memory."""
+    code may draw) and an allocator that keeps freed memory."""
     seed_worker(worker_id)
-    cv2.setNumThreads(1)
     keep_freed_memory()
 
 
@@ -84,11 +89,8 @@ def keep_freed_memory() -> None:
     unmaps them on free, so every clip pays ~1,500 page faults (about a third of its loading time
     here). Keeping them mapped makes the next clip reuse the same pages. No-op off glibc.
     """
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return
     try:
-        mallopt = ctypes.CDLL(libc_name).mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded in this process
     except (OSError, AttributeError):
         return
     m_trim_threshold, m_mmap_threshold = -1, -3
