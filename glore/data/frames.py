@@ -32,14 +32,23 @@ def count_rawframes(frame_dir: str) -> int:
     return count
 
 
-def is_truncated_jpeg(path: str) -> bool:
-    """libjpeg decodes a JPEG cut short with a grey tail and only a warning; a whole one ends with
-    the EOI marker (some writers pad a little after it). Reads only the file's two ends."""
-    with open(path, "rb") as handle:
-        if handle.read(2) != b"\xff\xd8":
-            return False
-        handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
-        return b"\xff\xd9" not in handle.read()
+def decode_frame(path: str, num_frames: int) -> np.ndarray:
+    """One JPEG frame as H x W x 3 RGB, read from disk once; a missing, empty, corrupt or truncated
+    file fails with its path (libjpeg decodes a JPEG cut short with a grey tail and only a warning:
+    a whole one ends with the EOI marker, some writers pad a little after it)."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as error:
+        reason = "is missing" if not os.path.exists(path) else f"is unreadable ({error.strerror or error})"
+        raise DataError(
+            f"frame {path} {reason} (the video has {num_frames} frames according to its list)"
+        ) from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB) if data.size else None
+    if image is None:
+        raise DataError(f"frame {path} is unreadable or corrupt")
+    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes():
+        raise DataError(f"frame {path} is truncated (its JPEG data ends early)")
+    return image
 
 
 class RawFrames:
@@ -54,16 +63,7 @@ class RawFrames:
         decoded = None
         for slot, index in enumerate(unique):
             path = os.path.join(self.path, FRAME_TEMPLATE.format(int(index) + 1))
-            # Decoded straight to RGB. (imread into a preallocated buffer would save a copy, but
-            # then it fails silently on a missing or corrupt file.)
-            image = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
-            if image is not None and is_truncated_jpeg(path):
-                raise DataError(f"frame {path} is truncated (its JPEG data ends early)")
-            if image is None:
-                reason = "is unreadable or corrupt" if os.path.exists(path) else "is missing"
-                raise DataError(
-                    f"frame {path} {reason} (the video has {self.num_frames} frames according to its list)"
-                )
+            image = decode_frame(path, self.num_frames)
             if decoded is None:
                 decoded = np.empty((len(unique), *image.shape), np.uint8)
             elif image.shape != decoded.shape[1:]:
