@@ -161,3 +161,20 @@ def test_resume_is_bitwise_exact_with_0_or_2_workers(tiny_data, tmp_path):
     assert (tmp_path / "resumed" / "loss.txt").read_text().splitlines() == straight_losses
     assert resumed["class_names"][0] == "DriftLeft"
     assert not math.isnan(resumed["val"]["top1"])
+
+
+def test_precise_bn_uses_the_exact_statistics_of_the_given_batches():
+    from glore.precise_bn import update_bn_stats
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1), torch.nn.BatchNorm3d(4), torch.nn.Dropout(0.5))
+    batches = [torch.randn(2, 3, 2, 4, 4) * (i + 1) + i for i in range(3)]
+    assert update_bn_stats(model, batches, lambda x: x) == 3
+    with torch.no_grad():
+        features = torch.cat([model[0](b) for b in batches])
+    bn = model[1]
+    torch.testing.assert_close(bn.running_mean, features.mean(dim=(0, 2, 3, 4)))
+    # The cumulative average of the per-batch (unbiased) variances, as BN accumulates them.
+    per_batch = torch.stack([model[0](b).detach().var(dim=(0, 2, 3, 4)) for b in batches])
+    torch.testing.assert_close(bn.running_var, per_batch.mean(0))
+    assert bn.momentum == 0.1 and model.training
