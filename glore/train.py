@@ -13,6 +13,7 @@ run stopped.
 """
 
 import argparse
+import itertools
 import math
 import time
 from pathlib import Path
@@ -59,7 +60,9 @@ def load_data(args, rt):
     dataset = TrainClips(split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad)
     single_threaded_opencv()  # before any loader forks its workers
     try:
-        sampler = TrainBatchSampler(len(dataset), args.batch_size, args.seed, rt.rank, rt.world_size)
+        sampler = TrainBatchSampler(
+            len(dataset), args.batch_size, args.seed, args.epochs, rt.rank, rt.world_size
+        )
     except ValueError as error:
         raise UserError(f"{split.root}: {error}") from None
     loader = torch.utils.data.DataLoader(
@@ -69,7 +72,6 @@ def load_data(args, rt):
         collate_fn=collate_clips,
         pin_memory=rt.device.type == "cuda",
         worker_init_fn=loader_worker_init,
-        persistent_workers=args.workers > 0,
         prefetch_factor=4 if args.workers > 0 else None,
         # The loader's own generator: creating an iterator then leaves the global torch RNG
         # (dropout's) untouched, which keeps resumed runs bitwise equal to uninterrupted ones.
@@ -121,9 +123,10 @@ def to_input(clips: torch.Tensor, device: torch.device, channels_last: bool) -> 
     return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
 
 
-def train_one_epoch(model, criterion, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step):
-    """The steps of epoch `state['epoch']` from `state['step_in_epoch']` on. `on_step` saves
-    periodic checkpoints and returns a reason to stop early (or None)."""
+def train_one_epoch(model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step):
+    """The steps of epoch `state['epoch']` from `state['step_in_epoch']` on, taken from `batches`
+    (the run's loader iterator). `on_step` saves periodic checkpoints and returns a reason to stop
+    early (or None)."""
     model.train()
     progress = ProgressLogger(
         rt.log,
@@ -133,14 +136,14 @@ def train_one_epoch(model, criterion, optimizer, lr_scheduler, loader, rt, args,
         enabled=rt.is_main,
     )
     step_end = time.perf_counter()
-    for batch in loader:
+    for batch in itertools.islice(batches, state["steps_per_epoch"] - state["step_in_epoch"]):
         data_seconds = time.perf_counter() - step_end
         for message in batch["skipped"]:
             rt.log.warning(f"skipped (--skip_bad): {message}")
         state["skipped_videos"] += len(batch["skipped"])
         if batch["clips"] is not None:
             clips = to_input(batch["clips"], rt.device, args.channels_last)
-            labels = batch["labels"].to(rt.device, non_blocking=True)
+            labels = torch.tensor(batch["labels"], device=rt.device)
             with rt.autocast():
                 logits = model(clips)
             loss = criterion(logits.float(), labels)
@@ -174,17 +177,25 @@ def train_one_epoch(model, criterion, optimizer, lr_scheduler, loader, rt, args,
     return None
 
 
-def evaluate(model, loader, split, rt, args) -> dict:
-    """Clip accuracy (one centred clip per video) on the whole val list, with optional precise BN
-    first. The numbers come from glore.evaluate, the same code as the evaluation report's."""
+def precise_bn_loader(loader, epoch: int, count: int):
+    """The first `count` training batches of `epoch` again, through a loader of their own (the
+    run's loader iterator stays where it is)."""
+    return torch.utils.data.DataLoader(
+        loader.dataset,
+        batch_sampler=loader.batch_sampler.epoch_batches(epoch)[:count],
+        num_workers=min(loader.num_workers, count),
+        collate_fn=loader.collate_fn,
+        worker_init_fn=loader.worker_init_fn,
+    )
+
+
+def evaluate(model, split, rt, args, bn_loader=None) -> dict:
+    """Clip accuracy (one centred clip per video) on the whole val list, after re-estimating the
+    BN statistics on `bn_loader`'s batches when given (precise BN). The numbers come from
+    glore.evaluate, the same code as the evaluation report's."""
     model_without_ddp = model.module if hasattr(model, "module") else model
-    if args.precise_bn_batches > 0:
-        loader.batch_sampler.set_epoch(loader.batch_sampler.epoch)  # the epoch's first batches again
-        batches = (
-            batch["clips"]
-            for _, batch in zip(range(args.precise_bn_batches), loader)
-            if batch["clips"] is not None
-        )
+    if bn_loader is not None:
+        batches = (batch["clips"] for batch in bn_loader if batch["clips"] is not None)
         used = update_bn_stats(
             model_without_ddp, batches, lambda clips: to_input(clips, rt.device, args.channels_last)
         )
@@ -219,7 +230,7 @@ def main(args):
     optimizer = build_optimizer(
         model, pretrained, args.lr, args.momentum, args.weight_decay, args.pretrained_lr_mult
     )
-    steps_per_epoch = len(sampler)
+    steps_per_epoch = sampler.steps_per_epoch
     lr_scheduler = build_lr_scheduler(
         optimizer,
         steps_per_epoch,
@@ -308,7 +319,11 @@ def main(args):
         # Validation must not move the training random streams (dropout), or a run that stopped
         # and validated mid-epoch would continue differently from one that did not.
         with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
-            val = evaluate(model, loader, split, rt, args)
+            bn_loader = None
+            if args.precise_bn_batches > 0:
+                last_epoch = state["epoch"] - 1 if state["step_in_epoch"] == 0 else state["epoch"]
+                bn_loader = precise_bn_loader(loader, last_epoch, args.precise_bn_batches)
+            val = evaluate(model, split, rt, args, bn_loader)
         rt.log.info(
             f"validation after step {state['step']}: clip top-1 {val['top1']:.2f}%  top-5 "
             f"{val['top5']:.2f}%  loss {val['loss']:.4f}  ({val['videos']} videos, 1 centred clip each)"
@@ -319,10 +334,11 @@ def main(args):
     meter = ThroughputMeter(warmup_steps=5)
     # A run resumed from a checkpoint already at --max_steps has nothing left to do.
     reason = "max_steps" if args.max_steps and state["step"] >= args.max_steps else None
+    sampler.start_at(state["epoch"], state["step_in_epoch"])
+    batches = iter(loader) if reason is None and state["epoch"] < args.epochs else None
     while state["epoch"] < args.epochs and reason is None:
-        sampler.set_epoch(state["epoch"], state["step_in_epoch"])
         reason = train_one_epoch(
-            model, criterion, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step
+            model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step
         )
         if reason == "signal":
             break

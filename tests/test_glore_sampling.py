@@ -50,24 +50,26 @@ def test_evenly_spaced_test_clips():
 
 
 def test_batch_sampler_splits_each_epoch_across_ranks_and_resumes_by_index():
-    samplers = [TrainBatchSampler(103, 4, seed=7, rank=r, world_size=3) for r in range(3)]
-    for s in samplers:
-        s.set_epoch(2)
-    batches = [list(s) for s in samplers]
-    assert all(len(b) == len(samplers[0]) == 103 // 3 // 4 for b in batches)
-    keys = [key for rank in batches for batch in rank for key in batch]
+    samplers = [TrainBatchSampler(103, 4, seed=7, epochs=4, rank=r, world_size=3) for r in range(3)]
+    steps = samplers[0].steps_per_epoch
+    assert steps == 103 // 3 // 4
+    epoch2 = [s.epoch_batches(2) for s in samplers]
+    keys = [key for rank in epoch2 for batch in rank for key in batch]
     assert all(epoch == 2 for epoch, _ in keys)
     indices = [index for _, index in keys]
     assert len(set(indices)) == len(indices)  # no video twice within an epoch
-    samplers[1].set_epoch(2, start_step=3)
-    assert list(samplers[1]) == batches[1][3:]
-    samplers[1].set_epoch(3)
-    assert list(samplers[1]) != batches[1]
+    assert samplers[1].epoch_batches(3) != epoch2[1]
+
+    # One iteration runs through the remaining epochs; a resumed one starts at (epoch, step).
+    whole = list(samplers[1])
+    assert len(whole) == len(samplers[1]) == 4 * steps and whole[2 * steps : 3 * steps] == epoch2[1]
+    samplers[1].start_at(2, 3)
+    assert list(samplers[1]) == whole[2 * steps + 3 :] and len(samplers[1]) == 2 * steps - 3
 
 
 def test_batch_sampler_too_few_videos():
     with pytest.raises(ValueError, match="lower --batch_size"):
-        TrainBatchSampler(10, 4, seed=0, world_size=3)
+        TrainBatchSampler(10, 4, seed=0, epochs=1, world_size=3)
 
 
 def test_shard_sampler_covers_each_video_once():
