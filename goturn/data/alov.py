@@ -20,7 +20,7 @@ import math
 import os
 from pathlib import Path
 
-from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder
+from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder, annotation_trees
 
 # Videos that overlap VOT 2014; the original leaves them out of training when
 # the tracker is to be evaluated on VOT.
@@ -96,11 +96,8 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
-    gt_dir, images_dir = root / "gt", root / "images"
-    for folder in (gt_dir, images_dir):
-        if not folder.is_dir():
-            raise DataError(f"ALOV folder {folder} does not exist; expected {root}/images/<category>/"
-                            f"<video>/00000001.jpg and {root}/gt/<category>/<video>.ann")
+    gt_dir, images_dir = annotation_trees(
+        root, "ALOV", "{root}/images/<category>/<video>/00000001.jpg and {root}/gt/<category>/<video>.ann")
     report = LoadReport("ALOV", split)
     table = PairTableBuilder("alov")
     categories = {entry.name for tree in (gt_dir, images_dir) for entry in os.scandir(tree) if entry.is_dir()}

@@ -25,7 +25,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder
+from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder, annotation_trees
 
 MAX_OBJECT_FRACTION = 0.66
 IMAGE_EXTENSIONS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png", ".PNG")
@@ -97,11 +97,8 @@ def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
-    gt_dir, images_dir = root / "gt", root / "images"
-    for folder in (gt_dir, images_dir):
-        if not folder.is_dir():
-            raise DataError(f"ImageNet DET folder {folder} does not exist; expected "
-                            f"{root}/images/<folder>/<name>.JPEG and {root}/gt/<folder>/<name>.xml")
+    gt_dir, images_dir = annotation_trees(
+        root, "ImageNet DET", "{root}/images/<folder>/<name>.JPEG and {root}/gt/<folder>/<name>.xml")
     report = LoadReport("ImageNet DET", split)
     table = PairTableBuilder("det")
     # Folders of either tree: annotations whose image folder is missing are

@@ -9,6 +9,7 @@ half-million-row table small and cheap to share with forked loader workers.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -93,3 +94,14 @@ class LoadReport:
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items()))
         return (f"{self.source} {self.split}: {self.pairs} pairs from {self.items} annotated items "
                 f"in {self.groups} groups; skipped: {skipped or 'none'}")
+
+
+def annotation_trees(root, dataset: str, layout: str) -> tuple[Path, Path]:
+    """The ``gt`` and ``images`` folders both data sets keep side by side;
+    a missing one is a DataError saying which layout was expected."""
+    root = Path(root)
+    gt_dir, images_dir = root / "gt", root / "images"
+    for folder in (gt_dir, images_dir):
+        if not folder.is_dir():
+            raise DataError(f"{dataset} folder {folder} does not exist; expected {layout.format(root=root)}")
+    return gt_dir, images_dir
