@@ -81,6 +81,26 @@ def context_geometry(box, image_width: int, image_height: int) -> CropGeometry:
     )
 
 
+def resize_rects(geometry: CropGeometry) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """Where ``crop_with_context`` takes its pixels and where they land:
+    the image rectangle ``(x, y, w, h)`` that is resized, and its destination
+    ``(x0, y0, x1, y1)`` (ends exclusive) on the ``CROP_SIZE`` output, whose
+    other pixels are the zero canvas. The device crops (device_crops.py) use
+    the same rectangles, so both paths place every region identically."""
+    px, py, pw, ph = geometry.pixel_rect
+    canvas_w, canvas_h = geometry.canvas_width, geometry.canvas_height
+    place_x, place_y = int(geometry.edge_x), int(geometry.edge_y)
+    dx0 = round(place_x * CROP_SIZE / canvas_w)
+    dy0 = round(place_y * CROP_SIZE / canvas_h)
+    dx1 = min(CROP_SIZE, round(min(place_x + pw, canvas_w) * CROP_SIZE / canvas_w))
+    dy1 = min(CROP_SIZE, round(min(place_y + ph, canvas_h) * CROP_SIZE / canvas_h))
+    if dx0 >= CROP_SIZE or dy0 >= CROP_SIZE:
+        # The region starts past the output's last pixel: a sliver of image
+        # (a box whose centre lies outside the image) that rounds to nothing.
+        return (px, py, pw, ph), (0, 0, 0, 0)
+    return (px, py, pw, ph), (dx0, dy0, max(dx1, dx0 + 1), max(dy1, dy0 + 1))
+
+
 def crop_with_context(image: np.ndarray, box, out: np.ndarray | None = None):
     """The ``CROP_SIZE`` x ``CROP_SIZE`` uint8 crop of ``box`` with context.
 
@@ -94,21 +114,12 @@ def crop_with_context(image: np.ndarray, box, out: np.ndarray | None = None):
     geometry = context_geometry(box, width, height)
     if out is None:
         out = np.empty((CROP_SIZE, CROP_SIZE, *image.shape[2:]), dtype=np.uint8)
-    px, py, pw, ph = geometry.pixel_rect
-    canvas_w, canvas_h = geometry.canvas_width, geometry.canvas_height
-    place_x, place_y = int(geometry.edge_x), int(geometry.edge_y)
-    # Destination rectangle of the image region on the output, clipped to it.
-    dx0 = round(place_x * CROP_SIZE / canvas_w)
-    dy0 = round(place_y * CROP_SIZE / canvas_h)
-    dx1 = min(CROP_SIZE, round(min(place_x + pw, canvas_w) * CROP_SIZE / canvas_w))
-    dy1 = min(CROP_SIZE, round(min(place_y + ph, canvas_h) * CROP_SIZE / canvas_h))
-    dx1, dy1 = max(dx1, dx0 + 1), max(dy1, dy0 + 1)
-    dx0, dy0 = min(dx0, CROP_SIZE - 1), min(dy0, CROP_SIZE - 1)
-    padded = dx0 > 0 or dy0 > 0 or dx1 < CROP_SIZE or dy1 < CROP_SIZE
-    if padded:
+    (px, py, pw, ph), (dx0, dy0, dx1, dy1) = resize_rects(geometry)
+    if dx0 > 0 or dy0 > 0 or dx1 < CROP_SIZE or dy1 < CROP_SIZE:
         out[...] = 0
-    cv2.resize(image[py:py + ph, px:px + pw], (dx1 - dx0, dy1 - dy0),
-               dst=out[dy0:dy1, dx0:dx1], interpolation=cv2.INTER_LINEAR)
+    if dx1 > dx0:
+        cv2.resize(image[py:py + ph, px:px + pw], (dx1 - dx0, dy1 - dy0),
+                   dst=out[dy0:dy1, dx0:dx1], interpolation=cv2.INTER_LINEAR)
     return out, geometry
 
 
