@@ -26,6 +26,7 @@ from common.cli import add_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import UserError, run_cli
 from common.logs import ProgressLogger, ThroughputMeter
+from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.summary import write_result
 from glore.data.dataset import TrainClips, collate_clips, loader_worker_init, single_threaded_opencv
@@ -335,17 +336,21 @@ def main(args):
     # A run resumed from a checkpoint already at --max_steps has nothing left to do.
     reason = "max_steps" if args.max_steps and state["step"] >= args.max_steps else None
     sampler.start_at(state["epoch"], state["step_in_epoch"])
-    batches = iter(loader) if reason is None and state["epoch"] < args.epochs else None
-    while state["epoch"] < args.epochs and reason is None:
-        reason = train_one_epoch(
-            model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step
-        )
-        if reason == "signal":
-            break
-        if reason is None:
-            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
-        validate()
-        save()
+    batches = BackgroundIterator(loader) if reason is None and state["epoch"] < args.epochs else None
+    try:
+        while state["epoch"] < args.epochs and reason is None:
+            reason = train_one_epoch(
+                model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step
+            )
+            if reason == "signal":
+                break
+            if reason is None:
+                state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
+            validate()
+            save()
+    finally:
+        if batches is not None:
+            batches.close()
     if reason == "signal":
         save()
         rt.log.warning(rt.resume_hint())

@@ -29,6 +29,7 @@ from common.cli import add_bool_flag, add_runtime_args, str2bool
 from common.device import synchronize
 from common.errors import run_cli
 from common.logs import ProgressLogger, ThroughputMeter
+from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
@@ -236,7 +237,8 @@ def main(args):
             state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
             continue
         sampler.set_epoch(state["epoch"], state["step_in_epoch"])
-        reason = train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step)
+        with BackgroundIterator(loader) as batches:
+            reason = train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step)
         if reason is None:
             state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
         if reason != "signal" and val_loader is not None and not (
