@@ -1,10 +1,9 @@
-"""goturn.train end to end on a tiny demo set: the loss falls, the summary is
-written, and a resumed run ends bitwise where an uninterrupted one does."""
+"""goturn.train end to end on a tiny demo set: the loss falls and the summary
+is written. (Bitwise resume, across an lr drop, is tests/test_reliability_resume.py's.)"""
 
 import json
 
 import pytest
-import torch
 
 from goturn.data import demo
 from tests.conftest import run_python
@@ -42,18 +41,3 @@ def test_training_lowers_the_loss_and_writes_the_summary(data_path, tmp_path):
     assert result["loss"] == pytest.approx(losses[-1])
     assert result["fps"] > 0 and result["extra"]["it_per_s"] == pytest.approx(result["fps"] / 8)
     assert "conv towers frozen (no gradients computed)" in log
-
-
-def test_resume_is_bitwise_identical(data_path, tmp_path):
-    straight, halves = tmp_path / "straight", tmp_path / "halves"
-    # The lr drops x0.1 at step 3, right where the run is cut: the solver's
-    # Caffe momentum rescaling must survive the checkpoint too.
-    common = ["--epochs", "2", "--val_batches", "0", "--lr_step", "3"]
-    train(data_path, straight, *common, "--max_steps", "6")
-    train(data_path, halves, *common, "--max_steps", "3")
-    train(data_path, halves, *common, "--max_steps", "6", "--resume", "auto")
-    final = [torch.load(path / "checkpoint.pth", weights_only=True) for path in (straight, halves)]
-    assert final[0]["step"] == final[1]["step"] == 6
-    for key, value in final[0]["model"].items():
-        assert torch.equal(value, final[1]["model"][key]), key
-    assert (straight / "loss.txt").read_text() == (halves / "loss.txt").read_text()

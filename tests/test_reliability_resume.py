@@ -27,11 +27,13 @@ from tests.conftest import REPO_ROOT
 MODELS = {
     # 8 examples per step, 3 per pair: pairs are cut across batches, so the
     # carried-over part of a pair must survive a resume. 30 steps per epoch:
-    # every checkpoint below is mid-epoch.
+    # every checkpoint below is mid-epoch. The lr drops x0.1 after step 3,
+    # between the checkpoints: the solver's Caffe momentum rescaling must
+    # survive them too.
     "goturn": {
         "args": ["--batch_size", "8", "--examples_per_pair", "2", "--pretrained_model", "none",
                  "--freeze_convs", "true", "--lr", "1e-5", "--val_batches", "0", "--epochs", "2",
-                 "--max_steps", "7"],
+                 "--max_steps", "7", "--lr_step", "3"],
         "steps": 7,
         "kill_after": (3, 4),
         # A step takes a second or more: a signal sent after step k's log
