@@ -33,8 +33,9 @@ from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
-from goturn.data.batches import ExampleStream, StreamBatches, batch_loader, make_loader
+from goturn.data.batches import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
 from goturn.data.crops import to_network_input
+from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
 from goturn.model import GoturnNet
@@ -66,17 +67,18 @@ def load_data(args, rt):
 
     motion = MotionModel(args.lamda_shift, args.lamda_scale, args.min_scale, args.max_scale)
     train_stream = ExampleStream(tables["train"], args.batch_size, args.seed, args.examples_per_pair,
-                                 motion, args.skip_bad)
+                                 motion, args.skip_bad, args.crops_on)
     train_batches = StreamBatches(train_stream, rt.rank, rt.world_size)
     loader, sampler = make_loader(train_batches, args.workers, pin_memory=rt.device.type == "cuda")
     rt.log.info(f"training stream: {train_stream.units_per_epoch} pairs/objects per epoch x "
                 f"{train_stream.examples_per_unit} examples = {train_stream.batches_per_epoch} batches of "
-                f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es)")
+                f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es); "
+                f"crops cut {'by cv2 in the loader' if args.crops_on == 'loader' else f'on {rt.device}'}")
 
     val_loader = None
     if args.val_batches > 0 and any(len(table) for table in tables["val"]):
         val_stream = ExampleStream(tables["val"], VAL_BATCH, VAL_SEED, args.examples_per_pair, motion,
-                                   args.skip_bad)
+                                   args.skip_bad, args.crops_on)
         num_val = min(args.val_batches, val_stream.batches_per_epoch)
         keys = [(0, index) for index in range(rt.rank, num_val, rt.world_size)]
         val_loader = batch_loader(StreamBatches(val_stream), keys, min(args.workers, len(keys)),
@@ -88,9 +90,14 @@ def load_data(args, rt):
 
 
 def to_device(batch: dict, device: torch.device, channels_last: bool):
+    """The network inputs, target index and labels of a batch on ``device``,
+    whichever form its pixels came in (``--crops_on``)."""
     non_blocking = device.type == "cuda"
-    target = to_network_input(batch["target"].to(device, non_blocking=non_blocking))
-    search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
+    if "frames" in batch:
+        target, search = crop_batch_on_device(batch, device, non_blocking)
+    else:
+        target = to_network_input(batch["target"].to(device, non_blocking=non_blocking))
+        search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
     if not channels_last:
         target, search = target.contiguous(), search.contiguous()
     return (target, search, batch["target_index"].to(device, non_blocking=non_blocking),
@@ -298,6 +305,11 @@ def get_args_parser():
     gen.add_argument("--lamda_scale", type=float, default=15.0, help="Laplace rate of the scale change")
     gen.add_argument("--min_scale", type=float, default=-0.4, help="lower clip of the scale change")
     gen.add_argument("--max_scale", type=float, default=0.4, help="upper clip of the scale change")
+    gen.add_argument("--crops_on", choices=CROPS_ON, default="loader",
+                     help="where the 227x227 crops are cut: 'loader' (cv2 in the loader workers) or "
+                          "'device' (the workers send the decoded frames, the training device cuts all "
+                          "crops of a batch at once: for GPUs/NPUs where the loader cores would otherwise "
+                          "limit the step rate; works on CPU too, where it is slower)")
     model = parser.add_argument_group("model")
     model.add_argument("--pretrained_model", default="auto",
                        help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "

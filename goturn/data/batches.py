@@ -19,6 +19,11 @@ is written as a pure function:
 So a batch is a function of (seed, epoch, b) alone: any number of loader
 workers, any number of ranks and a resumed run all see the same batches.
 
+A batch carries its pixels in one of two forms (``crops_on``): the uint8
+crops, cut here by cv2 (``loader``), or the decoded frames and each crop's
+rectangles, cut by the training process on its device (``device``, see
+device_crops.py). Everything else, the draws included, is the same.
+
 An epoch is ``2 * max(n_det, n_alov)`` units: every sample of the larger
 source once and the smaller source in repeated fresh passes (with one source
 only: each of its samples once). It has ``ceil(units * 11 / B)`` batches; the
@@ -35,7 +40,8 @@ import torch
 
 from common.seeding import derive_seed, seed_worker
 from goturn.data.crops import CROP_SIZE
-from goturn.data.examples import load_pair, make_examples, search_boxes
+from goturn.data.device_crops import DeviceCropSources
+from goturn.data.examples import PairImages, load_pair, make_examples, search_boxes
 from goturn.data.motion import MotionModel
 from goturn.data.records import DataError, PairTable
 
@@ -44,6 +50,23 @@ _PERMUTATION_TAG = 1
 _UNIT_TAG = 2
 # The ``source`` field of a batch.
 SOURCE_IDS = {"det": 0, "alov": 1}
+# Where the crops are cut: by cv2 in the loader, or on the training device.
+CROPS_ON = ("loader", "device")
+
+
+class LoaderCrops:
+    """The crops of one batch, cut here by cv2 (``crops_on="loader"``)."""
+
+    def __init__(self, batch_size: int, units: int):
+        self.search = np.empty((batch_size, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        self.target = np.empty((units, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+
+    def add_unit(self, slot: int, pair: PairImages, frame_keys: tuple, centres: np.ndarray,
+                 rows: slice) -> np.ndarray:
+        return make_examples(pair, centres, self.search[rows], self.target[slot])
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"target": torch.from_numpy(self.target), "search": torch.from_numpy(self.search)}
 
 
 class ExampleStream:
@@ -52,7 +75,11 @@ class ExampleStream:
     decoded pair), which never change what a batch contains."""
 
     def __init__(self, sources: list[PairTable], batch_size: int, seed: int,
-                 generated: int = 10, motion: MotionModel | None = None, skip_bad: bool = False):
+                 generated: int = 10, motion: MotionModel | None = None, skip_bad: bool = False,
+                 crops_on: str = "loader"):
+        if crops_on not in CROPS_ON:
+            raise ValueError(f"crops_on must be one of {CROPS_ON}, got {crops_on!r}")
+        self.crops_on = crops_on
         self.sources = [table for table in sources if len(table) > 0]
         if not self.sources:
             raise DataError("no training pairs: both ImageNet DET and ALOV are empty after indexing")
@@ -101,15 +128,17 @@ class ExampleStream:
                 for unit in range(start // per_unit, (stop - 1) // per_unit + 1)]
 
     def batch(self, epoch: int, index: int) -> dict[str, torch.Tensor]:
-        """Batch ``index`` of ``epoch``, as uint8 BGR crops (N x 227 x 227 x 3)
-        with float32 labels in crop units. ``target_index`` maps each example
-        to its pair's target crop (stored once per unit); ``stream_index``,
-        ``source`` (``SOURCE_IDS``) and ``sample`` (row of that source) say
-        where each example came from; ``skipped`` counts samples replaced
-        under ``skip_bad``."""
+        """Batch ``index`` of ``epoch``: float32 labels in crop units and the
+        pixels, either uint8 BGR crops ``search`` (N x 227 x 227 x 3) and
+        ``target`` (one per unit), or with ``crops_on="device"`` the frames
+        and rectangles of device_crops.py. ``target_index`` maps each example
+        to its pair's target crop; ``stream_index``, ``source``
+        (``SOURCE_IDS``) and ``sample`` (row of that source) say where each
+        example came from; ``skipped`` counts samples replaced under
+        ``skip_bad``."""
         units = self.batch_units(index)
-        search = np.empty((self.batch_size, CROP_SIZE, CROP_SIZE, 3), np.uint8)
-        target = np.empty((len(units), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        crop_maker = LoaderCrops if self.crops_on == "loader" else DeviceCropSources
+        pixels = crop_maker(self.batch_size, len(units))
         labels = np.empty((self.batch_size, 4), np.float32)
         target_index = np.empty(self.batch_size, np.int64)
         stream_index = np.empty(self.batch_size, np.int64)
@@ -121,15 +150,18 @@ class ExampleStream:
             (source_id, row), pair, misses = self._unit_pair(epoch, unit)
             skipped += misses
             centres = search_boxes(pair, self.generated, self.unit_rng(epoch, unit), self.motion)
-            end = filled + stop - first
-            labels[filled:end] = make_examples(pair, centres[first:stop], search[filled:end], target[slot])
-            target_index[filled:end] = slot
-            stream_index[filled:end] = unit * self.examples_per_unit + np.arange(first, stop)
-            source[filled:end] = SOURCE_IDS[self.sources[source_id].source]
-            sample[filled:end] = row
-            filled = end
+            rows = slice(filled, filled + stop - first)
+            table = self.sources[source_id]
+            # A DET object's two frames are one image: one key, sent once by device crops.
+            frame_keys = ((source_id, int(table.prev_image[row])), (source_id, int(table.curr_image[row])))
+            labels[rows] = pixels.add_unit(slot, pair, frame_keys, centres[first:stop], rows)
+            target_index[rows] = slot
+            stream_index[rows] = unit * self.examples_per_unit + np.arange(first, stop)
+            source[rows] = SOURCE_IDS[table.source]
+            sample[rows] = row
+            filled = rows.stop
         return {
-            "target": torch.from_numpy(target), "search": torch.from_numpy(search),
+            **pixels.tensors(),
             "label": torch.from_numpy(labels), "target_index": torch.from_numpy(target_index),
             "stream_index": torch.from_numpy(stream_index), "source": torch.from_numpy(source),
             "sample": torch.from_numpy(sample), "skipped": torch.tensor(skipped),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from goturn.data.crops import box_to_crop_units, crop_with_context
+from goturn.data.crops import CropGeometry, box_to_crop_units, context_geometry, crop_with_context
 from goturn.data.motion import MotionModel, sample_moved_boxes
 from goturn.data.records import DataError, PairTable
 
@@ -105,3 +105,18 @@ def make_examples(pair: PairImages, centres: np.ndarray, search_out: np.ndarray,
         _, geometry = crop_with_context(pair.curr_image, centre, search_out[k])
         labels[k] = box_to_crop_units(pair.curr_box, geometry)
     return labels
+
+
+def locate_examples(pair: PairImages,
+                    centres: np.ndarray) -> tuple[CropGeometry, list[CropGeometry], np.ndarray]:
+    """Where ``make_examples`` would crop, without cropping: the target's
+    geometry, the search crops' and the labels (the same float32 values).
+    For crops made on the device (device_crops.py)."""
+    prev_height, prev_width = pair.prev_image.shape[:2]
+    curr_height, curr_width = pair.curr_image.shape[:2]
+    target = context_geometry(pair.prev_box, prev_width, prev_height)
+    searches = [context_geometry(centre, curr_width, curr_height) for centre in centres]
+    labels = np.empty((len(centres), 4), np.float32)
+    for k, geometry in enumerate(searches):
+        labels[k] = box_to_crop_units(pair.curr_box, geometry)
+    return target, searches, labels

@@ -1,0 +1,154 @@
+"""GOTURN's crops made on the training device, a whole batch at once.
+
+With ``--crops_on device`` the loader workers still decode the frames, draw
+the motion and compute the labels, but instead of 227 x 227 crops they send
+each distinct frame of the batch once, as uint8, and where every crop comes
+from (``DeviceCropSources``). The training process then makes all crops of
+the batch with a few batched gathers and lerps (``crop_batch_on_device``):
+meant for GPUs and NPUs, where the loader's cores would otherwise cap the
+step rate; it runs on the CPU too, only slower than cv2 there.
+
+The pixels are those of ``crops.crop_with_context``. Each crop is the image
+rectangle of ``crops.resize_rects`` resized onto its destination rectangle
+with cv2's bilinear convention (source position ``(j + 0.5) * scale - 0.5``,
+clamped to the rectangle's pixels, as cv2 replicates its input's border);
+the rest of the crop is the zero canvas. Only rounding differs: cv2 blends
+with 11-bit weights and rounds to uint8, here the blend stays float32
+(tests/test_goturn_device_crops.py bounds the difference).
+
+Why gathers rather than ``grid_sample``: a crop is a separable resize of a
+rectangle, so each output pixel blends 4 known source pixels. Gathering them
+from the frames as sent (one flat buffer, nothing padded to a common size)
+keeps the transfer at the frames' own bytes, writes the channels-last layout
+the network takes, and makes the rectangle clamp exact; zero padding would
+instead blend the region's edge with the canvas, which cv2 does not. On 2
+CPU threads it was also 4x faster than one ``grid_sample`` over the frames.
+
+The batch carries, besides the labels and indices of every batch:
+
+- ``frames``: uint8 (P, 3), the BGR pixels of the batch's distinct frames,
+  each row-major, one after the other (a DET object's two frames are one);
+- ``frame_table``: int64 (F, 3), per frame its first pixel, height, width;
+- ``target_rects`` (one per unit) and ``search_rects`` (one per example):
+  int64 (n, 9), per crop its frame, image rectangle ``x, y, w, h`` and
+  destination ``x0, y0, x1, y1`` (``RECT_COLUMNS``).
+"""
+
+import numpy as np
+import torch
+
+from goturn.data.crops import BGR_MEAN, CROP_SIZE, CropGeometry, resize_rects
+from goturn.data.examples import PairImages, locate_examples
+
+RECT_COLUMNS = ("frame", "x", "y", "w", "h", "x0", "y0", "x1", "y1")
+_FRAME, _X, _Y, _W, _H, _X0, _Y0, _X1, _Y1 = range(len(RECT_COLUMNS))
+# A grid coordinate beyond the band's zero padding, for any band size.
+_OFF_BAND = -3.0
+
+
+class DeviceCropSources:
+    """What one batch sends instead of crops (see the module docstring).
+    ``add_unit`` has the signature of the loader's crop maker, so the batch
+    assembly is the same code for both."""
+
+    def __init__(self, batch_size: int, units: int):
+        self.target_rects = np.empty((units, len(RECT_COLUMNS)), np.int64)
+        self.search_rects = np.empty((batch_size, len(RECT_COLUMNS)), np.int64)
+        self._frames: list[np.ndarray] = []
+        self._frame_index: dict = {}
+
+    def add_unit(self, slot: int, pair: PairImages, frame_keys: tuple, centres: np.ndarray,
+                 rows: slice) -> np.ndarray:
+        """Record the target crop of unit ``slot`` and the search crops of
+        ``rows``; ``frame_keys`` name the pair's two images, so an image
+        shared within the batch is sent once. Returns the labels."""
+        target, searches, labels = locate_examples(pair, centres)
+        prev = self._frame(frame_keys[0], pair.prev_image)
+        curr = self._frame(frame_keys[1], pair.curr_image)
+        self.target_rects[slot] = _rect_row(prev, target)
+        self.search_rects[rows] = [_rect_row(curr, geometry) for geometry in searches]
+        return labels
+
+    def _frame(self, key, image: np.ndarray) -> int:
+        if key not in self._frame_index:
+            self._frame_index[key] = len(self._frames)
+            self._frames.append(image)
+        return self._frame_index[key]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        pixels = [frame.reshape(-1, 3) for frame in self._frames]
+        sizes = [len(frame) for frame in pixels]
+        table = np.array([[first, frame.shape[0], frame.shape[1]] for first, frame
+                          in zip(np.cumsum([0, *sizes[:-1]]), self._frames)], np.int64)
+        return {"frames": torch.from_numpy(np.concatenate(pixels)), "frame_table": torch.from_numpy(table),
+                "target_rects": torch.from_numpy(self.target_rects),
+                "search_rects": torch.from_numpy(self.search_rects)}
+
+
+def _rect_row(frame: int, geometry: CropGeometry) -> list[int]:
+    source, destination = resize_rects(geometry)
+    return [frame, *source, *destination]
+
+
+def crop_batch_on_device(batch: dict, device: torch.device, non_blocking: bool = False):
+    """The network inputs ``(target, search)`` of a batch sent by
+    ``DeviceCropSources``: float32 N x 3 x 227 x 227 minus the BGR mean,
+    channels-last, as ``crops.to_network_input`` gives for loader crops."""
+    table = batch["frame_table"]
+    band = frame_band(batch["frames"].to(device, non_blocking=non_blocking), table)
+    rects = torch.cat([batch["target_rects"], batch["search_rects"]])
+    band_top = torch.cumsum(table[:, 1], 0) - table[:, 1]
+    rects[:, _Y] += band_top[rects[:, _FRAME]]
+    crops = crop_from_band(band, rects.to(device, non_blocking=non_blocking))
+    units = len(batch["target_rects"])
+    return crops[:units], crops[units:]
+
+
+def frame_band(frames: torch.Tensor, frame_table: torch.Tensor) -> torch.Tensor:
+    """The frames stacked top to bottom in one uint8 image (rows, widest, 3),
+    zero on the right of the narrower ones: one ``grid_sample`` input for all
+    crops. Built where ``frames`` are (the device), from the CPU table."""
+    heights, widths = frame_table[:, 1], frame_table[:, 2]
+    band = frames.new_zeros((int(heights.sum()), int(widths.max()), 3))
+    top = 0
+    for first, height, width in frame_table.tolist():
+        band[top:top + height, :width] = frames[first:first + height * width].view(height, width, 3)
+        top += height
+    return band
+
+
+def crop_from_band(band: torch.Tensor, rects: torch.Tensor) -> torch.Tensor:
+    """All crops of ``rects`` (their ``y`` in band rows) as the network
+    input: float32 N x 3 x 227 x 227, BGR minus the mean, channels-last."""
+    count = len(rects)
+    rows, width = band.shape[:2]
+    # align_corners=False: -1 and 1 are the outer edges of the band's border
+    # pixels. Outside a crop's destination the grid points far off the band,
+    # where padding_mode="zeros" gives the zero canvas: off in one axis is
+    # off the band, so each axis is masked on its own.
+    x, col_inside = _source_positions(rects[:, _X], rects[:, _W], rects[:, _X0], rects[:, _X1])
+    y, row_inside = _source_positions(rects[:, _Y], rects[:, _H], rects[:, _Y0], rects[:, _Y1])
+    grid = torch.empty((count, CROP_SIZE, CROP_SIZE, 2), dtype=torch.float32, device=band.device)
+    grid[..., 0] = torch.where(col_inside, (2 * x + 1) / width - 1, _OFF_BAND)[:, None, :]
+    grid[..., 1] = torch.where(row_inside, (2 * y + 1) / rows - 1, _OFF_BAND)[:, :, None]
+    image = band.permute(2, 0, 1)[None].float()
+    crops = torch.nn.functional.grid_sample(image, grid.view(1, count * CROP_SIZE, CROP_SIZE, 2),
+                                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    # One pass subtracts the mean and writes the channels-last layout.
+    out = torch.empty((count, CROP_SIZE, CROP_SIZE, 3), dtype=torch.float32, device=band.device)
+    mean = torch.tensor(BGR_MEAN, dtype=torch.float32, device=band.device)
+    torch.sub(crops.view(3, count, CROP_SIZE, CROP_SIZE).permute(1, 2, 3, 0), mean, out=out)
+    return out.permute(0, 3, 1, 2)
+
+
+def _source_positions(start, size, dest_start, dest_stop):
+    """Along one axis, for each crop (row) and output pixel (column): the
+    source position cv2's bilinear resize samples, in frame (band)
+    coordinates, and whether the output pixel lies in the destination."""
+    j = torch.arange(CROP_SIZE, dtype=torch.float32, device=start.device)
+    start, size = start[:, None], size[:, None]
+    dest_start, dest_stop = dest_start[:, None], dest_stop[:, None]
+    # An empty destination (resize_rects' "nothing lands") must not divide by 0.
+    scale = size / (dest_stop - dest_start).clamp(min=1)
+    position = torch.minimum(((j - dest_start + 0.5) * scale - 0.5).clamp(min=0), size - 1)
+    return start + position, (j >= dest_start) & (j < dest_stop)
