@@ -131,6 +131,8 @@ class Runtime:
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """Compile (with --compile) and wrap in DDP for multi-process runs."""
         if getattr(self.args, "compile", False):
+            self.log.info("--compile: torch.compile; the first steps (and the first step in eval mode) "
+                          "are slow while the kernels compile")
             model = torch.compile(model)
         if not self.distributed:
             return model

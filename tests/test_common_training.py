@@ -54,3 +54,13 @@ def test_missing_data_path_is_a_one_line_error(tmp_path):
     result = run_python(*TINY, "--data_path", str(missing), "--output_dir", str(tmp_path / "o"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: --data_path {missing} is not a directory"]
+
+
+def test_compile_trains_like_eager(tmp_path):
+    """--compile (torch.compile) changes how the step runs, not what it computes."""
+    eager = train(tmp_path, "eager", "--epochs", "1", "--dropout", "0")
+    compiled = train(tmp_path, "compiled", "--epochs", "1", "--dropout", "0", "--compile")
+    for key, value in eager.items():
+        torch.testing.assert_close(compiled[key], value, rtol=1e-4, atol=1e-5)
+    untrained = train(tmp_path, "untrained", "--epochs", "1", "--dropout", "0", "--max_steps", "1")
+    assert not all(torch.equal(v, untrained[k]) for k, v in eager.items())
