@@ -2,7 +2,9 @@
 
 Items are integer tensors 3 x T x S x S (see glore.data.transforms); `collate_clips` batches them
 into a dict and drops the videos skipped as unreadable under --skip_bad, keeping their messages
-so the training process can count and report them.
+so the training process can count and report them. With augment_on="device" the items are the
+sampled frames and the clip's augmentation draws instead, batched by `collate_frames` and
+augmented in the training process (glore.data.device_augment).
 """
 
 import ctypes
@@ -18,10 +20,13 @@ from glore.data.lists import VideoRecord
 from glore.data.sampling import train_clip_indices
 from glore.data.transforms import TrainTransform
 
+AUGMENT_ON = ("loader", "device")
+
 
 class TrainClips(torch.utils.data.Dataset):
     """One random clip per video per epoch. Keys are (epoch, index) from `TrainBatchSampler`; every random
-    draw (clip start, augmentation, pixel noise) comes from `derive_seed(seed, epoch, index)`."""
+    draw (clip start, augmentation, pixel noise) comes from `derive_seed(seed, epoch, index)`, in the
+    same order whether the loader or the device applies the augmentation."""
 
     def __init__(
         self,
@@ -31,13 +36,17 @@ class TrainClips(torch.utils.data.Dataset):
         clip_len: int = 8,
         interval: int = 8,
         skip_bad: bool = False,
+        augment_on: str = "loader",
     ):
+        if augment_on not in AUGMENT_ON:
+            raise ValueError(f"augment_on must be one of {AUGMENT_ON}, got {augment_on!r}")
         self.records = records
         self.transform = transform
         self.seed = seed
         self.clip_len = clip_len
         self.interval = interval
         self.skip_bad = skip_bad
+        self.augment_on = augment_on
 
     def __len__(self) -> int:
         return len(self.records)
@@ -53,6 +62,18 @@ class TrainClips(torch.utils.data.Dataset):
             if not self.skip_bad:
                 raise
             return {"skipped": str(error)}
+        if self.augment_on == "device":
+            draw = self.transform.draw(frames.shape[1], frames.shape[2], rng)
+            # The loader's jitter takes raw numbers from `rng` here; the device's noise generator
+            # is seeded from it instead, so the noise too stays a function of (seed, epoch, index).
+            noise_seed = int(rng.integers(2**63))
+            return {
+                "frames": frames,
+                "draw": draw,
+                "noise_seed": noise_seed,
+                "label": record.label,
+                "index": index,
+            }
         return {"clips": self.transform(frames, rng), "label": record.label, "index": index}
 
 
@@ -63,6 +84,32 @@ def collate_clips(items: list[dict]) -> dict:
     good = [item for item in items if "skipped" not in item]
     return {
         "clips": torch.stack([item["clips"] for item in good]) if good else None,
+        "labels": [item["label"] for item in good],
+        "indices": [item["index"] for item in good],
+        "skipped": [item["skipped"] for item in items if "skipped" in item],
+    }
+
+
+def collate_frames(items: list[dict]) -> dict:
+    """Batch raw clips for the device's augmentation: frames N x T x H x W x 3 (uint8; clips of a
+    smaller size are padded at the bottom and right, which their boxes never reach), the draws and
+    noise seeds as plain lists (small; see collate_clips), and the same bookkeeping as collate_clips."""
+    good = [item for item in items if "skipped" not in item]
+    frames = None
+    if good:
+        shapes = [item["frames"].shape for item in good]
+        if all(shape == shapes[0] for shape in shapes):
+            frames = torch.from_numpy(np.stack([item["frames"] for item in good]))
+        else:
+            height, width = max(shape[1] for shape in shapes), max(shape[2] for shape in shapes)
+            frames = torch.zeros((len(good), shapes[0][0], height, width, 3), dtype=torch.uint8)
+            for slot, item in zip(frames, good):
+                _, clip_height, clip_width, _ = item["frames"].shape
+                slot[:, :clip_height, :clip_width] = torch.from_numpy(item["frames"])
+    return {
+        "frames": frames,
+        "draws": [item["draw"] for item in good],
+        "noise_seeds": [item["noise_seed"] for item in good],
         "labels": [item["label"] for item in good],
         "indices": [item["index"] for item in good],
         "skipped": [item["skipped"] for item in items if "skipped" in item],
