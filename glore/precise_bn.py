@@ -14,7 +14,7 @@ from common import distributed
 @torch.no_grad()
 def update_bn_stats(model: nn.Module, batches, to_input) -> int:
     """Recompute the running mean/var of every BN of `model` from `batches` (an iterable of
-    input clip tensors, converted by `to_input`); returns the number of batches used. Only the BN
+    batches, each made into the model's input by `to_input`); returns the number of batches used. Only the BN
     layers run in training mode, so dropout draws no random numbers."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:

@@ -6,7 +6,9 @@
 D holds ucf101_{train,val}_split_N_{rawframes,videos}.txt and rawframes/ or videos/ (see
 glore/README.md; `python -m glore.data.prepare` makes them from the official split files).
 Each step takes --batch_size clips per device: 8 frames, 8 apart, augmented as the reference
-(glore/data/transforms.py). Loss: cross-entropy. Solver and schedule: glore/optim.py.
+(glore/data/transforms.py) in the loader workers, or with --augment_on device in the training
+process on its device (glore/data/device_augment.py). Loss: cross-entropy. Solver and schedule:
+glore/optim.py.
 After every epoch the whole val list is scored with one centred clip per video (exact under
 torchrun, glore.evaluate) and a checkpoint is written; --resume auto continues bitwise where a
 run stopped.
@@ -29,7 +31,15 @@ from common.logs import ProgressLogger, ThroughputMeter
 from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.summary import write_result
-from glore.data.dataset import TrainClips, collate_clips, loader_worker_init, single_threaded_opencv
+from glore.data.dataset import (
+    AUGMENT_ON,
+    TrainClips,
+    collate_clips,
+    collate_frames,
+    loader_worker_init,
+    single_threaded_opencv,
+)
+from glore.data.device_augment import DeviceAugment
 from glore.data.layout import load_split
 from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
@@ -58,7 +68,9 @@ def load_data(args, rt):
         tuple(args.hls),
         args.jitter,
     )
-    dataset = TrainClips(split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad)
+    dataset = TrainClips(
+        split.train, transform, args.seed, args.clip_len, args.interval, args.skip_bad, args.augment_on
+    )
     single_threaded_opencv()  # before any loader forks its workers
     try:
         sampler = TrainBatchSampler(
@@ -70,7 +82,7 @@ def load_data(args, rt):
         dataset,
         batch_sampler=sampler,
         num_workers=args.workers,
-        collate_fn=collate_clips,
+        collate_fn=collate_frames if args.augment_on == "device" else collate_clips,
         pin_memory=rt.device.type == "cuda",
         worker_init_fn=loader_worker_init,
         prefetch_factor=4 if args.workers > 0 else None,
@@ -124,10 +136,21 @@ def to_input(clips: torch.Tensor, device: torch.device, channels_last: bool) -> 
     return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
 
 
-def train_one_epoch(model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step):
+def batch_input(args, device: torch.device):
+    """A function from a training batch to the model's input on `device`: the loader's augmented
+    clips normalised, or under --augment_on device the raw frames augmented there."""
+    if args.augment_on == "device":
+        augment = DeviceAugment(args.crop_size, device, args.channels_last)
+        return lambda batch: augment(batch["frames"], batch["draws"], batch["noise_seeds"])
+    return lambda batch: to_input(batch["clips"], device, args.channels_last)
+
+
+def train_one_epoch(
+    model, criterion, optimizer, lr_scheduler, batches, to_model_input, rt, args, state, meter, on_step
+):
     """The steps of epoch `state['epoch']` from `state['step_in_epoch']` on, taken from `batches`
-    (the run's loader iterator). `on_step` saves periodic checkpoints and returns a reason to stop
-    early (or None)."""
+    (the run's loader iterator) and turned into model inputs by `to_model_input`. `on_step` saves
+    periodic checkpoints and returns a reason to stop early (or None)."""
     model.train()
     progress = ProgressLogger(
         rt.log,
@@ -142,8 +165,8 @@ def train_one_epoch(model, criterion, optimizer, lr_scheduler, batches, rt, args
         for message in batch["skipped"]:
             rt.log.warning(f"skipped (--skip_bad): {message}")
         state["skipped_videos"] += len(batch["skipped"])
-        if batch["clips"] is not None:
-            clips = to_input(batch["clips"], rt.device, args.channels_last)
+        if batch["labels"]:  # empty when --skip_bad dropped every clip of the batch
+            clips = to_model_input(batch)
             labels = torch.tensor(batch["labels"], device=rt.device)
             with rt.autocast():
                 logits = model(clips)
@@ -190,16 +213,15 @@ def precise_bn_loader(loader, epoch: int, count: int):
     )
 
 
-def evaluate(model, split, rt, args, bn_loader=None) -> dict:
+def evaluate(model, split, rt, args, bn_loader=None, to_model_input=None) -> dict:
     """Clip accuracy (one centred clip per video) on the whole val list, after re-estimating the
-    BN statistics on `bn_loader`'s batches when given (precise BN). The numbers come from
-    glore.evaluate, the same code as the evaluation report's."""
+    BN statistics on `bn_loader`'s training batches (made into inputs by `to_model_input`) when
+    given (precise BN). The numbers come from glore.evaluate, the same code as the evaluation
+    report's."""
     model_without_ddp = model.module if hasattr(model, "module") else model
     if bn_loader is not None:
-        batches = (batch["clips"] for batch in bn_loader if batch["clips"] is not None)
-        used = update_bn_stats(
-            model_without_ddp, batches, lambda clips: to_input(clips, rt.device, args.channels_last)
-        )
+        batches = (batch for batch in bn_loader if batch["labels"])
+        used = update_bn_stats(model_without_ddp, batches, to_model_input)
         rt.log.info(f"precise BN: statistics re-estimated on {used} batches")
     result = evaluate_videos(
         model_without_ddp,
@@ -226,6 +248,7 @@ def main(args):
         raise UserError(f"--network: {error}") from None
     rt = setup_runtime(args)
     split, loader, sampler = load_data(args, rt)
+    to_model_input = batch_input(args, rt.device)
     model, pretrained = build_model(args, rt, len(split.class_names))
     criterion = nn.CrossEntropyLoss()
     optimizer = build_optimizer(
@@ -324,7 +347,7 @@ def main(args):
             if args.precise_bn_batches > 0:
                 last_epoch = state["epoch"] - 1 if state["step_in_epoch"] == 0 else state["epoch"]
                 bn_loader = precise_bn_loader(loader, last_epoch, args.precise_bn_batches)
-            val = evaluate(model, split, rt, args, bn_loader)
+            val = evaluate(model, split, rt, args, bn_loader, to_model_input)
         rt.log.info(
             f"validation after step {state['step']}: clip top-1 {val['top1']:.2f}%  top-5 "
             f"{val['top5']:.2f}%  loss {val['loss']:.4f}  ({val['videos']} videos, 1 centred clip each)"
@@ -340,7 +363,17 @@ def main(args):
     try:
         while state["epoch"] < args.epochs and reason is None:
             reason = train_one_epoch(
-                model, criterion, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step
+                model,
+                criterion,
+                optimizer,
+                lr_scheduler,
+                batches,
+                to_model_input,
+                rt,
+                args,
+                state,
+                meter,
+                on_step,
             )
             if reason == "signal":
                 break
@@ -432,6 +465,15 @@ def get_args_parser():
         help="RandomHLS: maximum shifts of hue, lightness, saturation",
     )
     augment.add_argument("--jitter", type=float, default=20.0, help="PixelJitter: noise bound")
+    augment.add_argument(
+        "--augment_on",
+        default="loader",
+        choices=AUGMENT_ON,
+        help="where the training augmentation runs: 'loader' (the workers, with OpenCV) or 'device' "
+        "(the workers only read frames and draw the randomness; crop, resize, flip, HLS, jitter run "
+        "batched on the training device). 'device' is for GPUs/NPUs whose clip rate the loader's "
+        "CPU cores would limit; it also works on the CPU",
+    )
     augment.add_argument(
         "--resize", type=int, default=256, help="validation: short side before the centre crop"
     )
