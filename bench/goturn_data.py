@@ -1,18 +1,22 @@
 """GOTURN data figures: example generation per core (with and without JPEG
-decode) and the loader's throughput with 0, 1 and 2 workers, all through the
-project's own generator (goturn.data) on pairs written by bench.inputs.
-The per-core figures expect a process set up like a loader worker (one
-thread, see bench.jobs)."""
+decode), the loader's throughput with 0, 1 and 2 workers, and for
+``--crops_on device`` the crops cut on the device and the bytes a batch
+carries, all through the project's own generator (goturn.data) on pairs
+written by bench.inputs. The per-core figures expect a process set up like
+a loader worker (one thread, see bench.jobs)."""
 
 import inspect
 import itertools
+import statistics
 
 import numpy as np
+import torch
 
-from bench.harness import Figure, rate_figure
+from bench.harness import Figure, rate_figure, thread_limit
 from bench.inputs import GoturnPair
 from goturn.data.batches import ExampleStream, StreamBatches, make_loader
 from goturn.data.crops import CROP_SIZE
+from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.examples import load_pair, make_examples, read_image, search_boxes
 from goturn.data.motion import MotionModel
 from goturn.data.records import PairTable, PairTableBuilder
@@ -108,3 +112,40 @@ def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:
 
     return rate_figure("goturn.jpeg_decode", "images/s/core", work, repeats, threads=1,
                        note=f"cv2.imread of the {len(paths)} frames, 320x240..640x480")
+
+
+def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads: int) -> Figure:
+    """``--crops_on device``: all crops of a real batch of 50 (its targets
+    and searches) cut by ``crop_batch_on_device``, the frames' copy to the
+    device included (pinned, as train.py's loader pins them on CUDA). The
+    same crops by cv2 in the loader are in ``goturn.examples.no_decode``
+    (per core, with the motion draws and labels)."""
+    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED,
+                           crops_on="device")
+    batch = stream.batch(0, 0)
+    if device.type == "cuda":
+        batch = {key: value.pin_memory() for key, value in batch.items()}
+    crops = len(batch["target_rects"]) + len(batch["search_rects"])
+
+    def work() -> int:
+        crop_batch_on_device(batch, device, non_blocking=device.type == "cuda")
+        return crops
+
+    with thread_limit(threads):
+        return rate_figure("goturn.device_crops", "crops/s", work, repeats, device=device, threads=threads,
+                           note=f"batch {BATCH}: {crops} crops from {len(batch['frame_table'])} frames")
+
+
+def batch_bytes(pairs: list[GoturnPair], crops_on: str, batches: int = 8) -> Figure:
+    """What a loader worker hands over per batch of 50 (every tensor of the
+    batch), for ``--crops_on loader`` (uint8 crops) or ``device`` (each
+    distinct frame once, uint8, and the crop rectangles); median over
+    ``batches`` batches."""
+    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED,
+                           crops_on=crops_on)
+    sizes = [sum(tensor.numel() * tensor.element_size() for tensor in stream.batch(0, index).values())
+             for index in range(batches)]
+    megabytes = [size / 2**20 for size in sizes]
+    return Figure(name=f"goturn.batch_bytes.{crops_on}", value=statistics.median(megabytes),
+                  unit="MiB/batch", minimum=min(megabytes), maximum=max(megabytes), runs=len(sizes),
+                  threads=0, note=f"batch {BATCH}, 2 frames per pair, 320x240..640x480")
