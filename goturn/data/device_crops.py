@@ -3,26 +3,29 @@
 With ``--crops_on device`` the loader workers still decode the frames, draw
 the motion and compute the labels, but instead of 227 x 227 crops they send
 each distinct frame of the batch once, as uint8, and where every crop comes
-from (``DeviceCropSources``). The training process then makes all crops of
-the batch with a few batched gathers and lerps (``crop_batch_on_device``):
-meant for GPUs and NPUs, where the loader's cores would otherwise cap the
-step rate; it runs on the CPU too, only slower than cv2 there.
+from (``DeviceCropSources``). The training process then cuts all crops of
+the batch with one ``grid_sample`` (``crop_batch_on_device``): meant for GPUs
+and NPUs, where the loader's cores would otherwise cap the step rate; it
+runs on the CPU too, where it costs more than cv2 in the loader.
 
 The pixels are those of ``crops.crop_with_context``. Each crop is the image
 rectangle of ``crops.resize_rects`` resized onto its destination rectangle
 with cv2's bilinear convention (source position ``(j + 0.5) * scale - 0.5``,
 clamped to the rectangle's pixels, as cv2 replicates its input's border);
-the rest of the crop is the zero canvas. Only rounding differs: cv2 blends
-with 11-bit weights and rounds to uint8, here the blend stays float32
-(tests/test_goturn_device_crops.py bounds the difference).
+the rest of the crop is the zero canvas. So the grid does not sample a
+canvas around the image, which would blend the region's edge with zeros
+where cv2 does not: it holds cv2's clamped positions inside the destination
+and points off the frames outside it, where ``padding_mode="zeros"`` gives
+the canvas. Only rounding differs: cv2 blends with 11-bit weights and rounds
+to uint8, here the blend stays float32 (tests/test_goturn_device_crops.py
+bounds the difference; float32 grid coordinates add about 1e-4 px per 1000
+rows of frames).
 
-Why gathers rather than ``grid_sample``: a crop is a separable resize of a
-rectangle, so each output pixel blends 4 known source pixels. Gathering them
-from the frames as sent (one flat buffer, nothing padded to a common size)
-keeps the transfer at the frames' own bytes, writes the channels-last layout
-the network takes, and makes the rectangle clamp exact; zero padding would
-instead blend the region's edge with the canvas, which cv2 does not. On 2
-CPU threads it was also 4x faster than one ``grid_sample`` over the frames.
+``grid_sample`` pairs each input image with its own grid; stacking the
+frames top to bottom into one band (``frame_band``) makes one input for all
+crops without a copy of a frame per crop. The band is padded to the widest
+frame on the device, so the transfer stays at the frames' own bytes. (Four
+``index_select`` gathers and lerps, tried first, took 3-4x longer on CPU.)
 
 The batch carries, besides the labels and indices of every batch:
 
