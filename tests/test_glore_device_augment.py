@@ -45,13 +45,17 @@ def random_image(seed: int, size: int = 512) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-def planes_of(image: np.ndarray) -> list[torch.Tensor]:
-    return [torch.from_numpy(np.ascontiguousarray(image[..., c])).float() for c in range(3)]
+def channels_first(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).float().permute(2, 0, 1)
+
+
+def channels_last(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.permute(1, 2, 0).numpy()
 
 
 def test_torch_hls_matches_opencv_8bit_conversions():
     rgb = random_image(0)
-    hls = np.stack(rgb_to_hls(*planes_of(rgb)), axis=-1)
+    hls = channels_last(rgb_to_hls(channels_first(rgb)))
     gap = np.abs(hls - cv2.cvtColor(rgb, cv2.COLOR_RGB2HLS))
     # Over all 2^24 colours, 3 hues differ by 1 (OpenCV's fused multiply-adds round a few ties
     # otherwise); on a random sample, none or a handful.
@@ -65,7 +69,7 @@ def test_torch_hls_matches_opencv_8bit_conversions():
         ],
         axis=-1,
     ).astype(np.uint8)
-    back = np.stack(hls_to_rgb(*planes_of(valid_hls)), axis=-1)
+    back = channels_last(hls_to_rgb(channels_first(valid_hls)))
     gap = np.abs(back - cv2.cvtColor(valid_hls, cv2.COLOR_HLS2RGB))
     assert gap.max() <= 1 and (gap > 0).mean() < 1e-4  # exact on every valid HLS triple here
     assert hls[..., 0].max() <= 180 and back.min() >= 0 and back.max() <= 255
@@ -74,7 +78,9 @@ def test_torch_hls_matches_opencv_8bit_conversions():
 @pytest.mark.parametrize("shift", [(10, -20, 5), (-15, 35, -25), (15, 0, 0), (0, 0, 0)])
 def test_torch_hls_shift_matches_the_loaders(shift):
     rgb = random_image(2)
-    shifted = np.stack(shift_hls(*planes_of(rgb), torch.tensor(shift, dtype=torch.float32)), axis=-1)
+    shifted = channels_last(
+        shift_hls(channels_first(rgb), torch.tensor(shift, dtype=torch.float32).view(3, 1, 1))
+    )
     gap = np.abs(shifted - loader_shift_hls(rgb, shift))
     # Over all 2^24 colours at most 3 differ, by at most 2 levels.
     assert gap.max() <= 2 and (gap > 0).mean() < 1e-4
@@ -86,7 +92,7 @@ def test_crop_resize_and_flip_match_opencv():
     for seed in range(12):
         draw = transform.draw(240, 320, np.random.default_rng(seed))
         x_taps, y_taps, _ = draw_tensors([draw], 224, CPU)
-        resized = crop_resize(torch.from_numpy(frames)[None], x_taps, y_taps)[0].numpy()
+        resized = crop_resize(torch.from_numpy(frames)[None], x_taps, y_taps)[:, 0].numpy()
         expected = to_planes(loader_crop_resize(frames, draw.box, 224))
         if draw.flip:
             expected = expected[..., ::-1]

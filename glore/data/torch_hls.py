@@ -7,8 +7,8 @@ round like its saturate_cast (half to even), so an 8-bit HLS shift computed here
 `glore.data.transforms.shift_hls` up to float rounding on a few pixels (tests/test_glore_device_augment.py
 measures it against cv2 on every 8-bit colour).
 
-Inputs and outputs are float tensors holding integers, one tensor per channel (planes are
-contiguous, which keeps the many elementwise steps fast on any device).
+Inputs and outputs are float tensors holding integers with the three channels on the first axis,
+so that each channel is a contiguous plane (the many elementwise steps stay fast on any device).
 """
 
 import torch
@@ -17,40 +17,44 @@ HUE_RANGE = 180.0  # OpenCV's 8-bit hue: degrees / 2
 FLT_EPSILON = 1.1920929e-07
 
 
-def rgb_to_hls(red: torch.Tensor, green: torch.Tensor, blue: torch.Tensor):
-    """8-bit R, G, B (floats holding integers 0..255) -> H in [0, 180], L, S in [0, 255], rounded."""
-    scale = 1.0 / 255.0
-    r, g, b = red * scale, green * scale, blue * scale
+def rgb_to_hls(rgb: torch.Tensor) -> torch.Tensor:
+    """8-bit R, G, B (floats holding integers 0..255, channels on the first axis) -> H in [0, 180],
+    L, S in [0, 255] in the same layout, rounded."""
+    r, g, b = (rgb * (1.0 / 255.0)).unbind(0)
     vmax = torch.maximum(torch.maximum(r, g), b)
     vmin = torch.minimum(torch.minimum(r, g), b)
     diff = vmax - vmin
     total = vmax + vmin
-    lightness = total * 0.5
+    hls = torch.empty(rgb.shape, dtype=rgb.dtype, device=rgb.device)
+    hue, lightness, saturation = hls.unbind(0)
+    torch.mul(total, 0.5, out=lightness)
     # With integer inputs diff is 0 (grey: OpenCV sets H = S = 0) or at least 1/255, so a floor
     # at FLT_EPSILON on the divisors keeps grey pixels at 0 / eps = 0 and changes nothing else.
-    denominator = torch.where(lightness < 0.5, total, 2.0 - total).clamp_(min=FLT_EPSILON)
-    saturation = diff / denominator
+    denominator = torch.where(total < 1.0, total, 2.0 - total).clamp_(min=FLT_EPSILON)  # L < 0.5
+    torch.div(diff, denominator, out=saturation)
     # A true division (`60.0 / tensor` would multiply by a rounded reciprocal), then one fused
     # multiply-add as OpenCV's SIMD code does: both decide which way the many exact .5 hues round.
     per_degree = diff.new_tensor(60.0) / diff.clamp(min=FLT_EPSILON)
     red_max, green_max = vmax == r, vmax == g
     part = torch.where(red_max, g - b, torch.where(green_max, b - r, r - g))
     offset = torch.where(red_max, 0.0, torch.where(green_max, 120.0, 240.0))
-    hue = torch.addcmul(offset, part, per_degree)  # grey: part 0, offset 0 (red is a maximum)
-    hue = torch.where(hue < 0.0, hue + 360.0, hue)
+    degrees = torch.addcmul(offset, part, per_degree)  # grey: part 0, offset 0 (red is a maximum)
+    degrees = torch.where(degrees < 0.0, degrees + 360.0, degrees)
+    torch.mul(degrees, HUE_RANGE / 360.0, out=hue)
+    hls[1:].mul_(255.0)
     # Every value is in range by construction: rounding is OpenCV's whole saturate_cast here.
-    hue.mul_(HUE_RANGE / 360.0)
-    return hue.round_(), lightness.mul_(255.0).round_(), saturation.mul_(255.0).round_()
+    return hls.round_()
 
 
-# Per output channel, how many sectors its pattern is rotated from red's (OpenCV's sector table).
-_SECTOR_OFFSET = {"red": 0.0, "green": 4.0, "blue": 2.0}
+# OpenCV's sector table: in hue sectors 0..5, which of (p2, p1, falling, rising) R, G, B take.
+_SECTOR_CHOICE = ((0, 3, 1), (2, 0, 1), (1, 0, 3), (1, 2, 0), (3, 1, 0), (0, 1, 2))
 
 
-def hls_to_rgb(hue: torch.Tensor, lightness: torch.Tensor, saturation: torch.Tensor):
-    """8-bit H in [0, 180] (180 is 0 again), L, S -> R, G, B in [0, 255], rounded."""
-    scale = 1.0 / 255.0
-    light, sat = lightness * scale, saturation * scale
+def hls_to_rgb(hls: torch.Tensor) -> torch.Tensor:
+    """8-bit H in [0, 180] (180 is 0 again), L, S (channels on the first axis) -> R, G, B in
+    [0, 255] in the same layout, rounded."""
+    hue, lightness, saturation = hls.unbind(0)
+    light, sat = lightness * (1.0 / 255.0), saturation * (1.0 / 255.0)
     p2 = torch.where(light <= 0.5, light * (1.0 + sat), light + sat - light * sat)
     p1 = 2.0 * light - p2
     h = hue * (6.0 / HUE_RANGE)
@@ -58,30 +62,24 @@ def hls_to_rgb(hue: torch.Tensor, lightness: torch.Tensor, saturation: torch.Ten
     sector = torch.floor(h)
     fraction = h - sector
     spread = p2 - p1
-    falling = p1 + spread * (1.0 - fraction)
-    rising = p1 + spread * fraction
-    grey = sat == 0.0
-    channels = []
-    for offset in _SECTOR_OFFSET.values():
-        # Red's pattern over the sectors 0..5: p2, falling, p1, p1, rising, p2.
-        rotated = sector + offset
-        rotated = torch.where(rotated >= 6.0, rotated - 6.0, rotated)
-        value = torch.where((rotated == 0.0) | (rotated == 5.0), p2, p1)
-        value = torch.where(rotated == 1.0, falling, value)
-        value = torch.where(rotated == 4.0, rising, value)
-        # p1 <= value <= p2 <= 1 here, so rounding is OpenCV's whole saturate_cast.
-        channels.append(torch.where(grey, light, value).mul_(255.0).round_())
-    return tuple(channels)
+    # Grey pixels (S = 0, where OpenCV takes R = G = B = L) need no case of their own: there
+    # p2 = p1 = L exactly, so every choice is L.
+    choices = torch.stack((p2, p1, p1 + spread * (1.0 - fraction), p1 + spread * fraction))
+    table = torch.tensor(_SECTOR_CHOICE, device=hls.device).T  # 3 x 6
+    rgb = torch.gather(choices, 0, table[:, sector.long()])
+    # p1 <= every choice <= p2 <= 1, so rounding is OpenCV's whole saturate_cast.
+    return rgb.mul_(255.0).round_()
 
 
-def shift_hls(red: torch.Tensor, green: torch.Tensor, blue: torch.Tensor, shift: torch.Tensor):
-    """The loader's RandomHLS on the device: add `shift` (H, L, S on the last axis, broadcastable to
-    the planes once that axis is split off) to the 8-bit HLS values, saturating at 0 and 255 like
-    cv2.add, with hue clipped at 180 (glore.data.transforms.shift_hls)."""
-    hue, lightness, saturation = rgb_to_hls(red, green, blue)
-    hue_shift, lightness_shift, saturation_shift = shift.unbind(-1)
-    # Hue comes out at most 180, so clipping there acts only on upward shifts, as in the loader.
-    hue = (hue + hue_shift).clamp_(0.0, HUE_RANGE)
-    lightness = (lightness + lightness_shift).clamp_(0.0, 255.0)
-    saturation = (saturation + saturation_shift).clamp_(0.0, 255.0)
-    return hls_to_rgb(hue, lightness, saturation)
+# The largest 8-bit H, L, S (cv2.add saturates at 255; the reference clips hue at 180).
+_HLS_MAX = (HUE_RANGE, 255.0, 255.0)
+
+
+def shift_hls(rgb: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """The loader's RandomHLS on the device: 8-bit RGB (channels on the first axis) -> HLS, plus
+    `shift` (H, L, S on the first axis, broadcastable), clipped to [0, (180, 255, 255)], -> RGB
+    (glore.data.transforms.shift_hls). Hue comes out of the conversion at most 180, so the clip at
+    180 acts only on upward shifts, as in the loader."""
+    hls = rgb_to_hls(rgb).add_(shift).clamp_(min=0.0)
+    upper = torch.tensor(_HLS_MAX, device=hls.device).view(3, *[1] * (hls.dim() - 1))
+    return hls_to_rgb(torch.minimum(hls, upper, out=hls))
