@@ -24,7 +24,7 @@ def test_a_source_error_comes_after_the_items_before_it():
     items = BackgroundIterator(source())
     assert next(items) == 1
     assert next(items) == 2
-    with pytest.raises(ValueError, match="bad clip /data/x.avi"):
+    with pytest.raises(ValueError, match=r"bad clip /data/x\.avi"):
         next(items)
     with pytest.raises(StopIteration):
         next(items)
