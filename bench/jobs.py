@@ -141,6 +141,21 @@ def goturn_loader(settings: Settings) -> list[Figure]:
             for workers in (0, 1, 2) if settings.wants(f"goturn.loader.workers{workers}")]
 
 
+def goturn_device_crops(settings: Settings) -> list[Figure]:
+    """``--crops_on device``: the crop rate on the step device, and what a
+    loader batch weighs in each mode."""
+    from bench import goturn_data
+
+    pairs = _goturn_pairs(settings)
+    figures = []
+    if settings.wants("goturn.device_crops"):
+        figures.append(goturn_data.device_crops(pairs, _device(settings), settings.plan.data,
+                                                settings.step_threads))
+    figures += [goturn_data.batch_bytes(pairs, mode) for mode in ("loader", "device")
+                if settings.wants(f"goturn.batch_bytes.{mode}")]
+    return figures
+
+
 def glore_clip_loading(settings: Settings) -> list[Figure]:
     from bench import glore_data
     from glore.data.dataset import loader_worker_init
@@ -204,6 +219,9 @@ JOBS = [
     Job("goturn.generation", "goturn",
         ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"], goturn_generation),
     Job("goturn.loader", "goturn", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
+    Job("goturn.device_crops", "goturn",
+        ["goturn.device_crops", "goturn.batch_bytes.loader", "goturn.batch_bytes.device"],
+        goturn_device_crops),
     *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
       for p in PRECISIONS],
     Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),

@@ -9,9 +9,9 @@ import torch
 
 from bench.harness import Figure, Repeats, rate_figure, thread_limit
 from common.precision import autocast, make_grad_scaler
-from glore.data.transforms import normalize_clips
-from glore.model import GloReNet
+from glore.model import GloReNet, to_channels_last
 from glore.optim import build_optimizer
+from glore.trained_model import model_input
 from goturn.model import GoturnNet
 from goturn.solver import build_solver
 from goturn.train import l1_sum
@@ -74,8 +74,9 @@ def glore_step(clips: torch.Tensor, device: torch.device, precision: str, repeat
                threads: int) -> Figure:
     """One step of glore.train: normalise on the device, forward, cross-entropy,
     backward, the fine-tuning SGD of glore.optim (every layer but the new
-    classifier counted as pretrained), the loss read back."""
-    model = GloReNet(UCF101_CLASSES).to(device).train()
+    classifier counted as pretrained), the loss read back; channels-last, as
+    train.py runs by default."""
+    model = to_channels_last(GloReNet(UCF101_CLASSES).to(device)).train()
     pretrained = {name for name, _ in model.named_parameters() if not name.startswith("classifier.")}
     optimizer = build_optimizer(model, pretrained, lr=1e-3, momentum=0.9, weight_decay=1e-4,
                                 pretrained_lr_mult=0.5)
@@ -84,9 +85,8 @@ def glore_step(clips: torch.Tensor, device: torch.device, precision: str, repeat
     labels = torch.arange(len(clips), device=device) % UCF101_CLASSES
 
     def work() -> int:
-        inputs = normalize_clips(clips, device)
         with autocast(device, precision):
-            logits = model(inputs)
+            logits = model(model_input(clips, model, device))
         loss = criterion(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -97,19 +97,19 @@ def glore_step(clips: torch.Tensor, device: torch.device, precision: str, repeat
 
     with thread_limit(threads):
         return rate_figure(f"glore.step.{precision}", "clips/s", work, repeats, device=device,
-                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2")
+                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2, channels-last")
 
 
 def glore_inference(clips: torch.Tensor, device: torch.device, precision: str, repeats: Repeats,
                     threads: int) -> Figure:
-    model = GloReNet(UCF101_CLASSES).to(device).eval()
+    model = to_channels_last(GloReNet(UCF101_CLASSES).to(device)).eval()
 
     @torch.inference_mode()
     def work() -> int:
         with autocast(device, precision):
-            model(normalize_clips(clips, device))
+            model(model_input(clips, model, device))
         return len(clips)
 
     with thread_limit(threads):
         return rate_figure(f"glore.infer.{precision}", "clips/s", work, repeats, device=device,
-                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2")
+                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2, channels-last")
