@@ -71,7 +71,8 @@ def test_torch_hls_matches_opencv_8bit_conversions():
     ).astype(np.uint8)
     back = channels_last(hls_to_rgb(channels_first(valid_hls)))
     gap = np.abs(back - cv2.cvtColor(valid_hls, cv2.COLOR_HLS2RGB))
-    assert gap.max() <= 1 and (gap > 0).mean() < 1e-4  # exact on every valid HLS triple here
+    # Exact on all 181 x 256 x 256 triples with OpenCV 5.0; one level allowed for other builds.
+    assert gap.max() <= 1 and (gap > 0).mean() < 1e-4
     assert hls[..., 0].max() <= 180 and back.min() >= 0 and back.max() <= 255
 
 
