@@ -163,8 +163,27 @@ def glore_clip_loading(settings: Settings) -> list[Figure]:
     videos = _glore_videos(settings)
     _pin_to_one_core()
     loader_worker_init(0)
-    return [glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
-            for source in ("rawframes", "video") if settings.wants(f"glore.clips.{source}")]
+    figures = [glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
+               for source in ("rawframes", "video") if settings.wants(f"glore.clips.{source}")]
+    if settings.wants("glore.augment.loader"):
+        plan = settings.plan
+        figures.append(glore_data.loader_augmentation(videos, plan.clips_per_run, plan.data))
+    return figures
+
+
+def glore_device_augment(settings: Settings) -> list[Figure]:
+    """``--augment_on device``: the augmentation rate on the step device, and
+    what a loader batch weighs in each mode."""
+    from bench import glore_data
+
+    videos = _glore_videos(settings)
+    figures = []
+    if settings.wants("glore.augment.device"):
+        figures.append(glore_data.device_augmentation(videos, _device(settings), settings.plan.data,
+                                                      settings.step_threads))
+    figures += [glore_data.batch_bytes(videos, mode) for mode in ("loader", "device")
+                if settings.wants(f"glore.batch_bytes.{mode}")]
+    return figures
 
 
 def _device(settings: Settings) -> torch.device:
@@ -224,7 +243,11 @@ JOBS = [
         goturn_device_crops),
     *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
       for p in PRECISIONS],
-    Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video"], glore_clip_loading),
+    Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video", "glore.augment.loader"],
+        glore_clip_loading),
+    Job("glore.device_augment", "glore",
+        ["glore.augment.device", "glore.batch_bytes.loader", "glore.batch_bytes.device"],
+        glore_device_augment),
     *[Job(f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p), precision=p)
       for p in PRECISIONS],
     *[Job(f"{m}.memory", m, memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
