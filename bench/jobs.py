@@ -187,10 +187,12 @@ def glore_device_augment(settings: Settings) -> list[Figure]:
 
 
 def _device(settings: Settings) -> torch.device:
+    from common.allocator import setup_host_allocator
     from common.device import resolve_device, set_current_device
 
     device = resolve_device(settings.device)
     set_current_device(device)
+    setup_host_allocator(device)  # as the training process does (common.runtime)
     return device
 
 

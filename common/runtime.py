@@ -18,6 +18,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from common import distributed
+from common.allocator import setup_host_allocator
 from common.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from common.device import resolve_backend, resolve_device, set_current_device
 from common.errors import UserError
@@ -45,6 +46,7 @@ class Runtime:
 
         self.device = resolve_device(args.device, self.local_rank)
         set_current_device(self.device)
+        setup_host_allocator(self.device)  # before the loader forks its workers: they inherit it
         self.backend = resolve_backend(args.dist_backend, self.device)
         distributed.init_process_group(info, self.backend, args.dist_timeout)
 
