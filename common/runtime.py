@@ -229,6 +229,9 @@ class Runtime:
 
     def finish(self) -> None:
         self.tensorboard.close()
+        # Every rank reaches the end before any tears its connections down: a
+        # gloo rank whose peer closed the pairs first can abort (SIGABRT) on exit.
+        distributed.barrier()
         distributed.destroy_process_group()
 
 
