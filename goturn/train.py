@@ -51,16 +51,19 @@ DEFAULT_CAFFENET = Path(__file__).resolve().parent / "pretrained" / "caffenet_we
 
 def load_data(args, rt):
     """Index both sources, then build the training batches (this rank's
-    share) and the fixed validation batches."""
+    share) and the fixed validation batches. Also returns what indexing
+    skipped, per source and split (for result.json)."""
     alov_root = Path(args.alov_path or Path(args.data_path) / "ALOV")
     det_root = Path(args.imagenet_path or Path(args.data_path) / "ILSVRC2014_Det")
     exclude = VOT_OVERLAP if args.exclude_vot_overlap else ()
-    tables = {}
+    tables, skipped = {}, {}
     for split in ("train", "val"):
         det, det_report = load_imagenet_det(det_root, split, args.val_fraction, args.skip_bad)
         alov, alov_report = load_alov(alov_root, split, args.val_fraction, exclude, args.skip_bad)
         for report in (det_report, alov_report):
             rt.log.info(report.summary())
+            if report.skipped:
+                skipped[f"{report.source} {report.split}"] = dict(report.skipped)
             for example in report.examples:
                 rt.log.info(f"  e.g. {example}")
         tables[split] = [det, alov]
@@ -86,7 +89,7 @@ def load_data(args, rt):
         rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
     elif args.val_batches > 0:
         rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")
-    return loader, sampler, val_loader
+    return loader, sampler, val_loader, skipped
 
 
 def to_device(batch: dict, device: torch.device, channels_last: bool):
@@ -197,7 +200,7 @@ def build_model(args, rt) -> GoturnNet:
 
 def main(args):
     rt = setup_runtime(args)
-    loader, sampler, val_loader = load_data(args, rt)
+    loader, sampler, val_loader, skipped_at_indexing = load_data(args, rt)
     model = build_model(args, rt)
     optimizer, lr_scheduler = build_solver(model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma,
                                            fused=True if rt.device.type in ("cpu", "cuda") else None)
@@ -274,6 +277,8 @@ def main(args):
                  extra={"it_per_s": fps / (args.batch_size * rt.world_size),
                         "val_l1_per_coordinate": val["l1_per_coordinate"],
                         "data_wait_fraction": meter.data_wait_fraction, "steps": state["step"],
+                        "skipped_samples": state["skipped_samples"],
+                        "skipped_at_indexing": skipped_at_indexing,
                         "fp16_skipped_steps": rt.skipped_steps})
     rt.finish()
     return 0

@@ -41,3 +41,11 @@ def test_training_lowers_the_loss_and_writes_the_summary(data_path, tmp_path):
     assert result["loss"] == pytest.approx(losses[-1])
     assert result["fps"] > 0 and result["extra"]["it_per_s"] == pytest.approx(result["fps"] / 8)
     assert "conv towers frozen (no gradients computed)" in log
+    # What indexing left out is counted in the result as in the log (the demo
+    # DET folders hold objects too large to track).
+    skipped = result["extra"]["skipped_at_indexing"]
+    assert skipped
+    for source_split, counts in skipped.items():
+        line = next(line for line in log.splitlines() if f"{source_split}: " in line)
+        assert all(f"{count} {reason}" in line for reason, count in counts.items())
+    assert result["extra"]["skipped_samples"] == 0
