@@ -9,14 +9,13 @@ import pytest
 import torch
 
 from glore.data.dataset import TrainClips, collate_clips, collate_frames
-from glore.data.demo import generate
 from glore.data.device_augment import DeviceAugment, crop_resize, draw_tensors
 from glore.data.lists import VideoRecord
 from glore.data.torch_hls import hls_to_rgb, rgb_to_hls, shift_hls
 from glore.data.transforms import MEAN, STD, ClipDraw, TrainTransform, to_planes
 from glore.data.transforms import crop_resize as loader_crop_resize
 from glore.data.transforms import shift_hls as loader_shift_hls
-from tests.helpers.glore_fixtures import write_rawframes
+from tests.helpers.glore_fixtures import make_tiny_demo, write_rawframes
 from tests.test_glore_train import run
 
 CPU = torch.device("cpu")
@@ -207,19 +206,7 @@ def test_batches_are_the_same_with_0_or_2_workers(clip_folders):
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("glore_tiny_device")
-    generate(
-        str(root / "demo"),
-        groups=3,
-        clips_per_group=1,
-        test_groups=1,
-        num_frames=20,
-        height=24,
-        width=32,
-        workers=1,
-        log=lambda _: None,
-    )
-    return str(root / "demo")
+    return str(make_tiny_demo(tmp_path_factory.mktemp("glore_tiny_device") / "demo"))
 
 
 def test_training_with_device_augmentation_resumes_bitwise(tiny_data, tmp_path):

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from glore import train
-from glore.data.demo import generate
 from glore.data.transforms import normalize_clips
 from glore.model import GloReNet
 from glore.optim import build_optimizer, lr_factor
+from tests.helpers.glore_fixtures import make_tiny_demo
 
 TINY = [
     "--network",
@@ -127,19 +127,7 @@ def test_a_few_steps_lower_the_loss():
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("glore_tiny")
-    generate(
-        str(root / "demo"),
-        groups=3,
-        clips_per_group=1,
-        test_groups=1,
-        num_frames=20,
-        height=24,
-        width=32,
-        workers=1,
-        log=lambda _: None,
-    )
-    return str(root / "demo")
+    return str(make_tiny_demo(tmp_path_factory.mktemp("glore_tiny") / "demo"))
 
 
 def run(data, out, *extra):

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from common.checkpoint import load_checkpoint
-from glore.data.demo import generate as generate_glore_demo
 from goturn.data import demo as goturn_demo
 from tests.conftest import REPO_ROOT
+from tests.helpers.glore_fixtures import make_tiny_demo
 
 MODELS = {
     # 8 examples per step, 3 per pair: pairs are cut across batches, so the
@@ -61,9 +61,7 @@ def make_data(model, root):
     if model == "goturn":
         return goturn_demo.generate(root / "goturn", videos_per_category=2, frames=16,
                                     det_images_per_folder=2)
-    generate_glore_demo(str(root / "glore"), groups=3, clips_per_group=1, test_groups=1, num_frames=20,
-                        height=24, width=32, workers=1, log=lambda _: None)
-    return root / "glore"
+    return make_tiny_demo(root / "glore")
 
 
 def command(model, data, output_dir, workers, *extra, save_every=2):

@@ -96,3 +96,13 @@ def make_checkpoint(path: Path, class_names: list[str], seed: int = 0, clip_inpu
         {"model": model.state_dict(), "args": args, "class_names": list(class_names), "epoch": 1}, path
     )
     return model
+
+
+def make_tiny_demo(folder: Path) -> Path:
+    """The smallest demo data set the GloRe training tests run on: 3 classes,
+    20 frames of 32x24 per video, in ``folder``."""
+    from glore.data.demo import generate
+
+    generate(str(folder), groups=3, clips_per_group=1, test_groups=1, num_frames=20, height=24, width=32,
+             workers=1, log=lambda _: None)
+    return folder
