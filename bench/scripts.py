@@ -1,7 +1,8 @@
 """What a model's launch script sets up, read from
 ``<model>/test/train_full_1p.sh`` so the benchmark runs the model the way
 ``make demo`` and the ModelZoo scripts do: the ``DEMO_ARGS`` array and the
-environment variables it exports (e.g. ``OMP_WAIT_POLICY``)."""
+environment variables it and the shared launcher export (e.g.
+``OMP_WAIT_POLICY``)."""
 
 import os
 import re
@@ -9,6 +10,7 @@ import shlex
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = REPO / "test" / "launcher.sh"
 _EXPORT = re.compile(r"^export\s+(\w+)=(.*)$", re.MULTILINE)
 _DEFAULTED = re.compile(r"^\$\{(\w+):-(.*)\}$")
 
@@ -30,15 +32,21 @@ def demo_args(model: str) -> list[str] | None:
 
 
 def script_environment(model: str, environ=os.environ) -> dict[str, str]:
-    """The variables the script exports, as ``export NAME=value`` or
+    """The variables the launcher (test/launcher.sh, sourced by every script)
+    and then the script export, as ``export NAME=value`` or
     ``export NAME=${NAME:-value}`` (a value already set in ``environ`` wins
-    in the second form, as in bash)."""
+    in the second form, as in bash). Values computed from other shell
+    variables (the launcher's PYTHONPATH, RANK_SIZE) are the launcher's
+    business and are left out."""
     exported = {}
-    for name, raw in _EXPORT.findall(_script_text(model) or ""):
+    launcher = LAUNCHER.read_text(encoding="utf-8") if LAUNCHER.exists() else ""
+    for name, raw in _EXPORT.findall(launcher + "\n" + (_script_text(model) or "")):
         words = shlex.split(raw, comments=True)
         value = words[0] if words else ""
         defaulted = _DEFAULTED.match(value)
         if defaulted and defaulted.group(1) == name:
             value = environ.get(name, defaulted.group(2))
+        elif "$" in value:
+            continue
         exported[name] = value
     return exported

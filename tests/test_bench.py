@@ -61,3 +61,13 @@ def test_unknown_figure_is_a_one_line_error():
     completed = run_python("-m", "bench", "--only", "no.such.figure", timeout=60)
     assert completed.returncode == 2
     assert "no.such.figure" in completed.stderr and "goturn.examples.decode" in completed.stderr
+
+
+def test_jobs_run_with_the_environment_the_launch_scripts_export():
+    from bench.scripts import script_environment
+
+    for model in ("goturn", "glore"):
+        exported = script_environment(model, environ={})
+        assert exported["OMP_WAIT_POLICY"] == "PASSIVE"  # test/launcher.sh, for every script
+        assert not any("$" in value for value in exported.values())
+    assert script_environment("glore", environ={"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -7,8 +7,4 @@ TRAIN_ARGS=(--epochs 90 --batch_size 16 --lr 0.004 --amp --opt-level O2)
 # Demo: 8 CPU processes, a few steps of the reduced configuration (a smoke test of the 8p path).
 DEMO_ARGS=(--network resnet14-tiny --pretrained none --amp false --crop_size 32 --short_side 32 48 --resize 36
            --flip_prob 0 --batch_size 8 --lr 0.04 --epochs 1 --max_steps 3 --workers 0)
-# OpenMP threads that sleep instead of spinning while they wait: on a CPU shared with loader
-# workers (or other jobs) spinning threads stall every small op; measured on the 2-core demo
-# machine with two busy processes beside it: 62 clips/s instead of under 8.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/test/launcher.sh"
