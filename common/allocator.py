@@ -11,7 +11,11 @@ two interleaved runs each): GOTURN fp32 56-74 -> 93-100 examples/s, bf16
 76-83 -> 143-148; GloRe R50 fp32 1.01 -> 1.10-1.24 clips/s, bf16 unchanged.
 
 The cost: the process keeps its high-water mark of memory until it exits,
-which a training process reaches on its first steps anyway. Applied on the
+and that mark is higher: a freed block can be split by smaller allocations
+before the next step asks for it whole. GOTURN's demo run peaks at about
+2.1 GB instead of 1.9, and in about half the runs once more at 2.4 (one more
+300 MB fc6-sized block, around step 8-10); from then on it stays flat
+(bench.memory measures the growth per step). Applied on the
 CPU only, where it was measured; an accelerator's activations live in its
 own allocator.
 """
