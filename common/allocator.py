@@ -25,20 +25,28 @@ import ctypes
 import torch
 
 # mallopt parameter numbers from glibc's malloc.h.
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_NEVER_TRIM = 2**31 - 1
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+M_MMAP_MAX = -4
+NEVER_TRIM = 2**31 - 1
 
 
-def keep_freed_memory() -> bool:
-    """Stop glibc from returning freed memory to the kernel; False where the
-    C library has no ``mallopt`` (musl, macOS) and nothing changed."""
+def set_malloc_options(options: dict[int, int]) -> bool:
+    """``mallopt(option, value)`` for each item, in order. False where the C
+    library has no ``mallopt`` (musl, macOS: nothing changed) or glibc
+    refused a value."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded in this process
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
+    return all([bool(mallopt(option, value)) for option, value in options.items()])
+
+
+def keep_freed_memory() -> bool:
+    """Stop glibc from returning freed memory to the kernel: no mmap for any
+    size, no trimming. Returns whether it took effect."""
+    return set_malloc_options({M_MMAP_MAX: 0, M_TRIM_THRESHOLD: NEVER_TRIM})
 
 
 def setup_host_allocator(device: torch.device) -> bool:

@@ -7,12 +7,11 @@ sampled frames and the clip's augmentation draws instead, batched by `collate_fr
 augmented in the training process (glore.data.device_augment).
 """
 
-import ctypes
-
 import cv2
 import numpy as np
 import torch
 
+from common.allocator import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, set_malloc_options
 from common.seeding import derive_seed, seed_worker
 from glore.data.errors import DataError
 from glore.data.frames import open_frames
@@ -128,20 +127,16 @@ def loader_worker_init(worker_id: int) -> None:
     """Per loader worker: distinct global random streams (unused by our pipeline, but third-party
     code may draw) and an allocator that keeps freed memory."""
     seed_worker(worker_id)
-    keep_freed_memory()
+    keep_freed_clip_buffers()
 
 
-def keep_freed_memory() -> None:
-    """Stop glibc from returning large freed buffers to the OS after every clip.
+def keep_freed_clip_buffers() -> None:
+    """Stop glibc from returning a clip's freed buffers to the OS after every clip.
 
     Each clip allocates a few MB of frame and pixel buffers; by default glibc maps them fresh and
     unmaps them on free, so every clip pays ~1,500 page faults (about a third of its loading time
-    here). Keeping them mapped makes the next clip reuse the same pages. No-op off glibc.
+    here). Keeping them mapped makes the next clip reuse the same pages. Milder than a CPU training
+    process's setting (common.allocator.keep_freed_memory): buffers over 32 MiB are still mapped
+    and unmapped, and the heap is trimmed beyond 256 MiB free. No-op off glibc.
     """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded in this process
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum
-    mallopt(m_trim_threshold, 256 << 20)
+    set_malloc_options({M_MMAP_THRESHOLD: 32 << 20, M_TRIM_THRESHOLD: 256 << 20})  # 32 MiB: glibc's maximum
