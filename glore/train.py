@@ -130,19 +130,13 @@ def build_model(args, rt, num_classes: int):
     return model, pretrained
 
 
-def to_input(clips: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """Integer clips from the loader -> normalised float32 on the device, in the model's layout."""
-    clips = normalize_clips(clips, device)
-    return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
-
-
 def batch_input(args, device: torch.device):
     """A function from a training batch to the model's input on `device`: the loader's augmented
     clips normalised, or under --augment_on device the raw frames augmented there."""
     if args.augment_on == "device":
         augment = DeviceAugment(args.crop_size, device, args.channels_last)
         return lambda batch: augment(batch["frames"], batch["draws"], batch["noise_seeds"])
-    return lambda batch: to_input(batch["clips"], device, args.channels_last)
+    return lambda batch: normalize_clips(batch["clips"], device, args.channels_last)
 
 
 def train_one_epoch(

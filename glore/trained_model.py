@@ -92,5 +92,4 @@ def is_channels_last(model: torch.nn.Module) -> bool:
 
 def model_input(clips: torch.Tensor, model: torch.nn.Module, device: torch.device) -> torch.Tensor:
     """Integer clips N x 3 x T x H x W -> normalised float32 on `device`, in the model's layout."""
-    clips = normalize_clips(clips, device)
-    return clips.contiguous(memory_format=torch.channels_last_3d) if is_channels_last(model) else clips
+    return normalize_clips(clips, device, is_channels_last(model))

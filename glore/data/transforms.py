@@ -176,8 +176,10 @@ def add_pixel_jitter(
     return np.add(planes, noise, out=noise)
 
 
-def normalize_clips(clips: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Integer clips N x 3 x T x H x W (any device) -> normalised float32 on `device`."""
+def normalize_clips(clips: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """Integer clips N x 3 x T x H x W (any device) -> normalised float32 on `device`, laid out
+    channels-last (NDHWC) when the model is (glore.train --channels_last)."""
     clips = clips.to(device, non_blocking=True)
     mean = torch.tensor(MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1, 1)
-    return (clips.float() - mean) / STD
+    clips = (clips.float() - mean) / STD
+    return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
