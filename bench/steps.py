@@ -13,7 +13,7 @@ from glore.model import GloReNet, to_channels_last
 from glore.optim import build_optimizer
 from glore.trained_model import model_input
 from goturn.model import GoturnNet
-from goturn.solver import build_solver
+from goturn.solver import build_solver, fused_update
 from goturn.train import l1_sum
 from goturn.train import to_device as goturn_to_device
 
@@ -42,7 +42,7 @@ def goturn_step(batch: dict[str, torch.Tensor], device: torch.device, precision:
     model = model.to(device).to(memory_format=torch.channels_last).train()
     optimizer, scheduler = build_solver(model, base_lr=1e-6, momentum=0.9, weight_decay=5e-4,
                                         step_size=100_000,
-                                        fused=True if device.type in ("cpu", "cuda") else None)
+                                        fused=fused_update(device, precision))
     scaler = make_grad_scaler(device, precision, None)
 
     def work() -> int:

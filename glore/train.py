@@ -17,7 +17,6 @@ run stopped.
 import argparse
 import itertools
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -27,9 +26,10 @@ from common.checkpoint import resolve_resume
 from common.cli import add_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import UserError, run_cli
-from common.logs import ProgressLogger, ThroughputMeter
+from common.logs import ThroughputMeter
 from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
+from common.steps import EpochSteps
 from common.summary import write_result
 from glore.data.dataset import (
     AUGMENT_ON,
@@ -146,16 +146,17 @@ def train_one_epoch(
     (the run's loader iterator) and turned into model inputs by `to_model_input`. `on_step` saves
     periodic checkpoints and returns a reason to stop early (or None)."""
     model.train()
-    progress = ProgressLogger(
-        rt.log,
+    steps = EpochSteps(
+        rt,
+        meter,
         total=state["steps_per_epoch"],
         print_freq=args.print_freq,
         desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
-        enabled=rt.is_main,
+        samples=args.batch_size * rt.world_size,
+        rate_name="clips_per_s",
     )
-    step_end = time.perf_counter()
-    for batch in itertools.islice(batches, state["steps_per_epoch"] - state["step_in_epoch"]):
-        data_seconds = time.perf_counter() - step_end
+    reason = None
+    for batch in steps.timed(itertools.islice(batches, state["steps_per_epoch"] - state["step_in_epoch"])):
         for message in batch["skipped"]:
             rt.log.warning(f"skipped (--skip_bad): {message}")
         state["skipped_videos"] += len(batch["skipped"])
@@ -173,26 +174,13 @@ def train_one_epoch(
         synchronize(rt.device)
         state["step"] += 1
         state["step_in_epoch"] += 1
-        step_seconds = time.perf_counter() - step_end
-        meter.update(args.batch_size * rt.world_size, step_seconds, data_seconds)
-        rt.record_loss(state["step"], state["last_loss"])
         lr = optimizer.param_groups[0]["lr"] / optimizer.param_groups[0]["lr_mult"]
-        rt.tensorboard.add_scalar("train/loss", state["last_loss"], state["step"])
-        rt.tensorboard.add_scalar("train/lr", lr, state["step"])
-        progress.update(
-            state["step_in_epoch"],
-            loss=state["last_loss"],
-            lr=lr,
-            clips_per_s=args.batch_size * rt.world_size / step_seconds,
-            data_wait=data_seconds / step_seconds,
-        )
+        steps.done(state["step"], state["step_in_epoch"], state["last_loss"], lr)
         reason = on_step()
-        step_end = time.perf_counter()
         if reason:
-            progress.close()
-            return reason
-    progress.close()
-    return None
+            break
+    steps.close()
+    return reason
 
 
 def precise_bn_loader(loader, epoch: int, count: int):

@@ -28,9 +28,10 @@ from common.checkpoint import resolve_resume
 from common.cli import add_bool_flag, add_runtime_args, str2bool
 from common.device import synchronize
 from common.errors import run_cli
-from common.logs import ProgressLogger, ThroughputMeter
+from common.logs import ThroughputMeter
 from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
+from common.steps import EpochSteps
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
 from goturn.data.batches import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
@@ -39,13 +40,15 @@ from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
 from goturn.model import GoturnNet
-from goturn.solver import base_lr, build_solver
+from goturn.solver import base_lr, build_solver, fused_update
 from goturn.weights import load_pretrained
 
 # The validation set does not change with --seed, so runs compare.
 VAL_SEED = 20160917
 # Validation batches always hold 50 examples: the seed's loss is per 50.
 VAL_BATCH = 50
+VAL_LOSS_NAME = "val loss: summed L1 per 50 examples (lower is better)"
+NO_VALIDATION = "not measured: no validation batches (--val_batches 0 or no held-out data)"
 DEFAULT_CAFFENET = Path(__file__).resolve().parent / "pretrained" / "caffenet_weights.npy"
 
 
@@ -117,11 +120,11 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
     ``on_step`` decides after each step whether to stop early (returns a
     reason) and does periodic work (validation, checkpoints)."""
     model.train()
-    progress = ProgressLogger(rt.log, total=state["steps_per_epoch"], print_freq=args.print_freq,
-                              desc=f"epoch {state['epoch'] + 1}/{args.epochs}", enabled=rt.is_main)
-    step_end = time.perf_counter()
-    for batch in loader:
-        data_seconds = time.perf_counter() - step_end
+    steps = EpochSteps(rt, meter, total=state["steps_per_epoch"], print_freq=args.print_freq,
+                       desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
+                       samples=args.batch_size * rt.world_size, rate_name="ex_per_s", lr_name="base_lr")
+    reason = None
+    for batch in steps.timed(loader):
         target, search, target_index, label = to_device(batch, rt.device, args.channels_last)
         with rt.autocast():
             prediction = model(target, search, target_index)
@@ -136,21 +139,12 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
         state["step_in_epoch"] += 1
         state["last_loss"] = loss_value
         state["skipped_samples"] += int(batch["skipped"])
-        step_seconds = time.perf_counter() - step_end
-        meter.update(args.batch_size * rt.world_size, step_seconds, data_seconds)
-        rt.record_loss(state["step"], loss_value)
-        rt.tensorboard.add_scalar("train/loss", loss_value, state["step"])
-        rt.tensorboard.add_scalar("train/base_lr", base_lr(optimizer), state["step"])
-        progress.update(state["step_in_epoch"], loss=loss_value, lr=base_lr(optimizer),
-                        ex_per_s=args.batch_size * rt.world_size / step_seconds,
-                        data_wait=data_seconds / step_seconds)
+        steps.done(state["step"], state["step_in_epoch"], loss_value, base_lr(optimizer))
         reason = on_step()
-        step_end = time.perf_counter()
         if reason:
-            progress.close()
-            return reason
-    progress.close()
-    return None
+            break
+    steps.close()
+    return reason
 
 
 @torch.no_grad()
@@ -203,7 +197,7 @@ def main(args):
     loader, sampler, val_loader, skipped_at_indexing = load_data(args, rt)
     model = build_model(args, rt)
     optimizer, lr_scheduler = build_solver(model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma,
-                                           fused=True if rt.device.type in ("cpu", "cuda") else None)
+                                           fused=fused_update(rt.device, rt.precision))
     model_without_ddp = model
     model = rt.wrap_model(model)
 
@@ -272,7 +266,7 @@ def main(args):
         rt.log.warning(f"{rt.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
     write_result(args.output_dir, network="GOTURN", batch_size=args.batch_size * rt.world_size,
                  rank_size=rt.world_size, fps=fps, fps_unit="examples/s", accuracy=val["loss"],
-                 accuracy_name="val loss: summed L1 per 50 examples (lower is better)",
+                 accuracy_name=VAL_LOSS_NAME if val_loader is not None else NO_VALIDATION,
                  loss=state["last_loss"], is_main=rt.is_main,
                  extra={"it_per_s": fps / (args.batch_size * rt.world_size),
                         "val_l1_per_coordinate": val["l1_per_coordinate"],

@@ -15,10 +15,9 @@ from glore.data.torch_hls import hls_to_rgb, rgb_to_hls, shift_hls
 from glore.data.transforms import MEAN, STD, ClipDraw, TrainTransform, to_planes
 from glore.data.transforms import crop_resize as loader_crop_resize
 from glore.data.transforms import shift_hls as loader_shift_hls
+from tests.helpers.devices import CPU, DEVICES
 from tests.helpers.glore_fixtures import make_tiny_demo, write_rawframes
 from tests.test_glore_train import run
-
-CPU = torch.device("cpu")
 
 
 def textured_clip(
@@ -44,17 +43,18 @@ def random_image(seed: int, size: int = 512) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-def channels_first(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).float().permute(2, 0, 1)
+def channels_first(image: np.ndarray, device: torch.device = CPU) -> torch.Tensor:
+    return torch.from_numpy(image).to(device).float().permute(2, 0, 1)
 
 
 def channels_last(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.permute(1, 2, 0).numpy()
+    return tensor.permute(1, 2, 0).cpu().numpy()
 
 
-def test_torch_hls_matches_opencv_8bit_conversions():
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_hls_matches_opencv_8bit_conversions(device):
     rgb = random_image(0)
-    hls = channels_last(rgb_to_hls(channels_first(rgb)))
+    hls = channels_last(rgb_to_hls(channels_first(rgb, device)))
     gap = np.abs(hls - cv2.cvtColor(rgb, cv2.COLOR_RGB2HLS))
     # Over all 2^24 colours, 3 hues differ by 1 (OpenCV's fused multiply-adds round a few ties
     # otherwise); on a random sample, none or a handful.
@@ -68,31 +68,32 @@ def test_torch_hls_matches_opencv_8bit_conversions():
         ],
         axis=-1,
     ).astype(np.uint8)
-    back = channels_last(hls_to_rgb(channels_first(valid_hls)))
+    back = channels_last(hls_to_rgb(channels_first(valid_hls, device)))
     gap = np.abs(back - cv2.cvtColor(valid_hls, cv2.COLOR_HLS2RGB))
     # Exact on all 181 x 256 x 256 triples with OpenCV 5.0; one level allowed for other builds.
     assert gap.max() <= 1 and (gap > 0).mean() < 1e-4
     assert hls[..., 0].max() <= 180 and back.min() >= 0 and back.max() <= 255
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("shift", [(10, -20, 5), (-15, 35, -25), (15, 0, 0), (0, 0, 0)])
-def test_torch_hls_shift_matches_the_loaders(shift):
+def test_torch_hls_shift_matches_the_loaders(shift, device):
     rgb = random_image(2)
-    shifted = channels_last(
-        shift_hls(channels_first(rgb), torch.tensor(shift, dtype=torch.float32).view(3, 1, 1))
-    )
+    shifts = torch.tensor(shift, dtype=torch.float32, device=device).view(3, 1, 1)
+    shifted = channels_last(shift_hls(channels_first(rgb, device), shifts))
     gap = np.abs(shifted - loader_shift_hls(rgb, shift))
     # Over all 2^24 colours at most 3 differ, by at most 2 levels.
     assert gap.max() <= 2 and (gap > 0).mean() < 1e-4
 
 
-def test_crop_resize_and_flip_match_opencv():
+@pytest.mark.parametrize("device", DEVICES)
+def test_crop_resize_and_flip_match_opencv(device):
     frames = textured_clip(3)
     transform = TrainTransform(jitter=0.0)
     for seed in range(12):
         draw = transform.draw(240, 320, np.random.default_rng(seed))
-        x_taps, y_taps, _ = draw_tensors([draw], 224, CPU)
-        resized = crop_resize(torch.from_numpy(frames)[None], x_taps, y_taps)[:, 0].numpy()
+        x_taps, y_taps, _ = draw_tensors([draw], 224, device)
+        resized = crop_resize(torch.from_numpy(frames).to(device)[None], x_taps, y_taps)[:, 0].cpu().numpy()
         expected = to_planes(loader_crop_resize(frames, draw.box, 224))
         if draw.flip:
             expected = expected[..., ::-1]
@@ -101,8 +102,9 @@ def test_crop_resize_and_flip_match_opencv():
         assert gap.max() <= 1 and gap.mean() < 0.2, (seed, draw)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("hls_max", [(0, 0, 0), (15, 35, 25)])
-def test_device_augmentation_equals_the_loaders_for_the_same_draws(hls_max):
+def test_device_augmentation_equals_the_loaders_for_the_same_draws(hls_max, device):
     """Jitter off (its noise streams differ by design). The loader converts to HLS and back on the
     source region before resizing, the device after, on the crop: the same up to interpolation.
     Measured here (8 draws of 4 frames): mean gap 0.6 levels without shift, 0.76 with the
@@ -110,12 +112,12 @@ def test_device_augmentation_equals_the_loaders_for_the_same_draws(hls_max):
     edges where a shifted lightness or saturation hits 0 or 255 before, not after, averaging."""
     frames = textured_clip(4, grain=8)
     transform = TrainTransform(jitter=0.0, hls_max=hls_max)
-    augment = DeviceAugment(224, CPU)
+    augment = DeviceAugment(224, device)
     gaps = []
     for seed in range(8):
         expected = transform(frames, np.random.default_rng(seed)).numpy()
         draw = transform.draw(240, 320, np.random.default_rng(seed))
-        clip = as_levels(augment(torch.from_numpy(frames)[None], [draw], [seed]))[0]
+        clip = as_levels(augment(torch.from_numpy(frames)[None], [draw], [seed]).cpu())[0]
         gaps.append(np.abs(clip - expected))
     gaps = np.stack(gaps)
     assert gaps.mean() < 1.0 and np.percentile(gaps, 99) <= 6, (gaps.mean(), np.percentile(gaps, 99))

@@ -2,6 +2,8 @@
 loader, a device batch carries the loader batch's examples, and training with
 it runs and resumes bitwise."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -14,9 +16,9 @@ from goturn.data.device_crops import DeviceCropSources, crop_batch_on_device
 from goturn.data.examples import PairImages, read_image
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.train import to_device
+from tests.helpers.devices import CPU, DEVICES
 from tests.test_goturn_train import TINY, train
 
-CPU = torch.device("cpu")
 # cv2 blends with 11-bit weights and rounds to uint8; the device keeps float32.
 # Measured on the random cases below and on 10 demo batches alike: at most
 # 0.81 grey levels per pixel, at most 0.27 on average over a crop. A crop one
@@ -58,20 +60,23 @@ def random_box(height, width, rng):
     return np.concatenate([centre - size / 2, centre + size / 2])
 
 
-def crops_both_ways(units):
+def crops_both_ways(units, device=CPU):
     """``units``: (pair, frame keys, search boxes). Returns the loader's and
-    the device's network inputs (target, search) and checks the labels."""
+    the device's network inputs (target, search; the latter cut on
+    ``device``, brought back to the CPU) and checks the labels."""
     examples = sum(len(centres) for _, _, centres in units)
-    loader, device = LoaderCrops(examples, len(units)), DeviceCropSources(examples, len(units))
+    loader, sources = LoaderCrops(examples, len(units)), DeviceCropSources(examples, len(units))
     filled = 0
     for slot, (pair, keys, centres) in enumerate(units):
         rows = slice(filled, filled + len(centres))
         labels = loader.add_unit(slot, pair, keys, centres, rows)
-        np.testing.assert_array_equal(device.add_unit(slot, pair, keys, centres, rows), labels)
+        np.testing.assert_array_equal(sources.add_unit(slot, pair, keys, centres, rows), labels)
         filled = rows.stop
     expected = loader.tensors()
-    got = crop_batch_on_device(device.tensors(), CPU)
-    return (to_network_input(expected["target"]), to_network_input(expected["search"])), got
+    got = crop_batch_on_device(sources.tensors(), device)
+    assert all(crops.device.type == device.type for crops in got)
+    loader_crops = (to_network_input(expected["target"]), to_network_input(expected["search"]))
+    return loader_crops, [crops.cpu() for crops in got]
 
 
 def assert_same_crops(got: torch.Tensor, expected: torch.Tensor, no_black_pixels: bool = True):
@@ -86,7 +91,8 @@ def assert_same_crops(got: torch.Tensor, expected: torch.Tensor, no_black_pixels
         assert torch.equal(got == CANVAS, expected == CANVAS)
 
 
-def test_device_crops_equal_cv2_crops_on_random_boxes():
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_crops_equal_cv2_crops_on_random_boxes(device):
     rng = np.random.default_rng(0)
     shapes = [(480, 640, "noise"), (375, 500, "smooth"), (333, 500, "grey"), (37, 53, "noise"),
               (2, 3, "noise"), (1, 9, "grey"), (240, 320, "smooth"), (719, 1279, "noise")]
@@ -101,7 +107,7 @@ def test_device_crops_equal_cv2_crops_on_random_boxes():
     # the whole crop is canvas.
     sliver = np.array([[414.76, -13.54, 639.35, -11.52]])
     units.append((PairImages(frames[0], sliver[0], frames[0], sliver[0]), (0, 0), sliver))
-    (target, search), (device_target, device_search) = crops_both_ways(units)
+    (target, search), (device_target, device_search) = crops_both_ways(units, device)
     assert_same_crops(device_target, target)
     assert_same_crops(device_search, search)
     assert (device_search[-1] == CANVAS[0]).all()
@@ -174,11 +180,15 @@ def test_device_batch_carries_the_loader_batch(tables, epoch, index):
     assert torch.equal(frames[start:start + height * width].view(height, width, 3), torch.from_numpy(decoded))
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_to_device_gives_the_network_the_same_inputs(tables, channels_last):
-    loader_inputs = to_device(ExampleStream(tables, batch_size=20, seed=2).batch(0, 3), CPU, channels_last)
-    inputs = to_device(ExampleStream(tables, batch_size=20, seed=2, crops_on="device").batch(0, 3), CPU,
-                       channels_last)
+def test_to_device_gives_the_network_the_same_inputs(tables, channels_last, device):
+    """Crops cut on ``device`` from a device batch, and the loader's crops
+    copied there: the same network inputs, labels and target indices."""
+    loader_batch = ExampleStream(tables, batch_size=20, seed=2).batch(0, 3)
+    device_batch = ExampleStream(tables, batch_size=20, seed=2, crops_on="device").batch(0, 3)
+    loader_inputs = [tensor.cpu() for tensor in to_device(loader_batch, device, channels_last)]
+    inputs = [tensor.cpu() for tensor in to_device(device_batch, device, channels_last)]
     for got, expected in zip(inputs[:2], loader_inputs[:2]):
         assert got.shape == expected.shape and got.stride() == expected.stride()
         assert (got - expected).abs().max() <= MAX_DIFFERENCE
@@ -208,3 +218,6 @@ def test_training_with_device_crops_runs_and_resumes_bitwise(data_path, tmp_path
     losses = (straight / "loss.txt").read_text()
     assert losses == (halves / "loss.txt").read_text() and len(losses.splitlines()) == 2
     assert all(np.isfinite(float(line.split()[1])) for line in losses.splitlines())
+    results = [json.loads((path / "result.json").read_text()) for path in (straight, halves)]
+    assert results[0]["accuracy_name"].startswith("val loss") and np.isfinite(results[0]["accuracy"])
+    assert results[1]["accuracy_name"].startswith("not measured") and np.isnan(results[1]["accuracy"])

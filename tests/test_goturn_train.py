@@ -49,3 +49,17 @@ def test_training_lowers_the_loss_and_writes_the_summary(data_path, tmp_path):
         line = next(line for line in log.splitlines() if f"{source_split}: " in line)
         assert all(f"{count} {reason}" in line for reason, count in counts.items())
     assert result["extra"]["skipped_samples"] == 0
+
+
+def test_fp16_steps_the_scaler_skips_leave_the_weights_trainable(data_path, tmp_path):
+    """fp16's GradScaler starts at 2^16 and skips the first steps (overflow);
+    the steps after them must train. (With torch's fused SGD the skipped steps
+    wrote the momentum buffers and the first real step blew the FC weights up:
+    validation loss NaN.)"""
+    log = train(data_path, tmp_path, "--precision", "fp16", "--epochs", "1", "--max_steps", "6")
+    result = json.loads((tmp_path / "result.json").read_text())
+    skipped = result["extra"]["fp16_skipped_steps"]
+    assert 1 <= skipped < 6, log[-2000:]
+    validations = [float(line.split("loss ")[1].split()[0]) for line in log.splitlines()
+                   if "validation at step" in line]
+    assert len(validations) == 2 and validations[-1] < validations[0]
