@@ -58,17 +58,41 @@ def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` over ranks in place (exact for integer counts)."""
-    if is_initialized():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+def collective_device() -> torch.device:
+    """Where the process group's tensors must live: nccl and hccl reduce
+    tensors on the process's GPU/NPU only (a CPU tensor fails there with "no
+    backend type associated with device type cpu"), gloo on the CPU."""
+    backend = dist.get_backend()
+    if backend == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    if backend == "hccl":
+        return torch.device("npu", torch.npu.current_device())
+    return torch.device("cpu")
+
+
+def _all_reduce(tensor: torch.Tensor, op) -> torch.Tensor:
+    """All-reduce ``tensor`` in place, by way of the collective device when it
+    lives elsewhere."""
+    if not is_initialized():
+        return tensor
+    device = collective_device()
+    if tensor.device == device:
+        dist.all_reduce(tensor, op=op)
+    else:
+        moved = tensor.to(device)
+        dist.all_reduce(moved, op=op)
+        tensor.copy_(moved)
     return tensor
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over ranks in place (exact for integer counts), on any
+    device and backend."""
+    return _all_reduce(tensor, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
-    if is_initialized():
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return tensor
+    return _all_reduce(tensor, dist.ReduceOp.MAX)
 
 
 def all_gather_object(obj) -> list:

@@ -217,11 +217,8 @@ class Runtime:
         """True once any rank was asked to stop, on every rank at the same step."""
         if not self.distributed:
             return self._stop_requested
-        flag = torch.tensor([float(self._stop_requested)], device=self._collective_device())
+        flag = torch.tensor([float(self._stop_requested)])
         return bool(distributed.all_reduce_max(flag).item())
-
-    def _collective_device(self) -> torch.device:
-        return torch.device("cpu") if self.backend == "gloo" else self.device
 
     def resume_hint(self) -> str:
         return (f"stopped early; resume with --resume auto --output_dir {self.output_dir} "

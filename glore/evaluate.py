@@ -224,8 +224,7 @@ def evaluate_videos(
         *local,
         np.concatenate([i.numpy() for i in unreadable]) if unreadable else np.empty(0, np.int64),
     )
-    slowest = torch.tensor([seconds], dtype=torch.float64)
-    distributed.all_reduce_max(slowest)
+    slowest = max(distributed.all_gather_object(seconds))  # Python numbers: any backend takes them
     return EvalResult(
         labels=np.array([r.label for r in records], dtype=np.int64),
         clip_logits=clip_all,
@@ -234,7 +233,7 @@ def evaluate_videos(
         clips=clips if dataset.multi_view else 1,
         crops=crops if dataset.multi_view else 1,
         clips_scored=int(readable.sum()) * views,
-        seconds=float(slowest.item()),
+        seconds=slowest,
     )
 
 

@@ -153,16 +153,18 @@ def evaluate(model, val_loader, rt) -> dict[str, float]:
     the summed L1 per 50 examples (the seed's val-loss), ``l1_per_coordinate``
     the mean absolute error of one coordinate in crop units (0..10)."""
     model.eval()
-    totals = torch.zeros(2, dtype=torch.float64)
+    total, count = 0.0, 0
     for batch in val_loader:
         target, search, target_index, label = to_device(batch, rt.device, True)
         with rt.autocast():
             prediction = model(target, search, target_index)
-        totals[0] += l1_sum(prediction, label).item()
-        totals[1] += len(label)
-    distributed.all_reduce_sum(totals)
+        total += l1_sum(prediction, label).item()
+        count += len(label)
+    # Gathered as Python numbers: any backend takes them (HCCL reduces no
+    # float64), and they add up in rank order, the same on every rank.
+    per_rank = distributed.all_gather_object((total, count))
+    total, count = sum(part[0] for part in per_rank), sum(part[1] for part in per_rank)
     model.train()
-    total, count = totals.tolist()
     if count == 0:
         return {"loss": math.nan, "l1_per_coordinate": math.nan}
     return {"loss": total / count * VAL_BATCH, "l1_per_coordinate": total / (count * 4)}

@@ -63,3 +63,21 @@ def test_fp16_steps_the_scaler_skips_leave_the_weights_trainable(data_path, tmp_
     validations = [float(line.split("loss ")[1].split()[0]) for line in log.splitlines()
                    if "validation at step" in line]
     assert len(validations) == 2 and validations[-1] < validations[0]
+
+
+def test_validation_under_torchrun_equals_one_process(data_path, tmp_path):
+    """The fixed validation batches split across two processes (one each)
+    add up to the one-process loss."""
+    def step0_validation(log: str) -> float:
+        line = next(line for line in log.splitlines() if "validation at step 0" in line)
+        return float(line.split("loss ")[1].split()[0])
+
+    flags = ["--val_batches", "2", "--epochs", "1", "--max_steps", "1", "--workers", "0"]
+    single = train(data_path, tmp_path / "one", *flags)
+    result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "goturn.train", "--data_path", str(data_path), "--output_dir",
+                        str(tmp_path / "two"), *TINY, *flags, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "validation: 2 fixed batches" in single, single[-1500:]
+    two_processes = step0_validation(result.stdout + result.stderr)
+    assert two_processes == pytest.approx(step0_validation(single), abs=2e-4)
