@@ -42,6 +42,16 @@ class GloReUnit(nn.Module):
         self.blocker = nn.BatchNorm3d(num_in, eps=1e-4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float16:
+            return x + self.reason(x)
+        # Under fp16 autocast the reasoning runs in fp32: the projection sums over all L positions
+        # (hundreds at 224x224) and its values pass fp16's 65504 (inf, then NaN through the BN) in
+        # every unit of a randomly initialised R50; bf16 has fp32's range and stays in autocast.
+        with torch.autocast(x.device.type, enabled=False):
+            return x + self.reason(x.float()).to(x.dtype)
+
+    def reason(self, x: torch.Tensor) -> torch.Tensor:
+        """The unit's contribution, added to its input: blocker(conv_extend(reproject(gcn(project(x)))))."""
         n = x.shape[0]
         state = self.conv_state(x).reshape(n, self.num_state, -1)  # (n, S, L)
         proj = self.conv_proj(x).reshape(n, self.num_node, -1)  # (n, N, L)
@@ -49,4 +59,4 @@ class GloReUnit(nn.Module):
         nodes = self.gcn(nodes)
         y = torch.bmm(nodes, proj)  # (n, S, L): back to coordinate space with the same projection
         y = y.reshape(n, self.num_state, *x.shape[2:])
-        return x + self.blocker(self.conv_extend(y))
+        return self.blocker(self.conv_extend(y))

@@ -24,10 +24,21 @@ CONV_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 FC_NAMES = ("fc6", "fc7", "fc7b", "fc8")
 
 
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """LRN that squares fp16 inputs in fp32. CaffeNet's activations (on 0..255-scale
+    pixels) pass 256, whose square is inf in fp16: under fp16 autocast (``mul`` is on
+    none of its lists) the divisor became inf and the output 0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float16:
+            return super().forward(x)
+        return super().forward(x.float()).to(x.dtype)
+
+
 def caffenet_features() -> nn.Sequential:
     """CaffeNet's convolutional part (ReLU -> pool -> LRN, Caffe's order)."""
     def lrn():
-        return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+        return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
 
     return nn.Sequential(OrderedDict([
         ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),

@@ -77,6 +77,26 @@ def test_glore_unit_computes_project_reason_reproject():
     torch.testing.assert_close(unit(x), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_glore_unit_under_autocast_stays_finite_where_fp16_overflows(dtype):
+    """Half-precision features in, values beyond fp16's 65504 inside: the unit's output is that of
+    fp32, to the precision of the output's type (under fp16 the reasoning runs in fp32)."""
+    torch.manual_seed(0)
+    unit = GloReUnit(64, 16).eval()
+    for p in unit.parameters():
+        p.data.normal_(0, 0.3)
+    unit.blocker.running_var.fill_(1e8)  # brings the huge inner values back to the features' scale
+    inner = []
+    unit.conv_extend.register_forward_hook(lambda _m, inputs, _out: inner.append(inputs[0].abs().max()))
+    x = torch.randn(1, 64, 4, 14, 14) * 4
+    expected = unit(x)
+    assert inner[-1] > 65504  # the reprojected graph state: inf in fp16
+    with torch.autocast("cpu", dtype=dtype):
+        got = unit(x.to(dtype))
+    assert got.dtype == dtype and got.isfinite().all()
+    torch.testing.assert_close(got.float(), expected, rtol=2e-2, atol=2e-2 * expected.abs().max().item())
+
+
 @pytest.mark.parametrize(
     "network, blocks, glore_after",
     [

@@ -63,6 +63,18 @@ def test_shared_targets_give_the_same_output(net, inputs):
         torch.testing.assert_close(net(target, search, index), net(target[index], search))
 
 
+def test_lrn_under_fp16_autocast_matches_fp32_beyond_256():
+    """CaffeNet's LRN on activations past 256 (their square overflows fp16): the fp32 result to
+    fp16's precision, not 0."""
+    lrn = GoturnNet().target_features.norm1
+    x = torch.rand(2, 96, 27, 27) * 600
+    expected = lrn(x)
+    with torch.autocast("cpu", dtype=torch.float16):
+        got = lrn(x.half())
+    torch.testing.assert_close(got.float(), expected, rtol=2e-3, atol=1e-2)
+    assert got.dtype == torch.float16
+
+
 def test_frozen_towers_compute_no_gradients(inputs):
     model = GoturnNet()
     model.freeze_features()
