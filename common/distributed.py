@@ -95,6 +95,13 @@ def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     return _all_reduce(tensor, dist.ReduceOp.MAX)
 
 
+def sum_ints(*values: int) -> list[int]:
+    """Each integer summed over ranks, in one collective (int64: every backend reduces it)."""
+    if not is_initialized():
+        return list(values)
+    return all_reduce_sum(torch.tensor(values, dtype=torch.int64)).tolist()
+
+
 def all_gather_object(obj) -> list:
     """One entry per rank, in rank order."""
     if not is_initialized():

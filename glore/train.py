@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common import distributed
 from common.checkpoint import resolve_resume
 from common.cli import add_bool_flag, add_runtime_args
 from common.device import synchronize
@@ -159,8 +160,17 @@ def train_one_epoch(
     for batch in steps.timed(itertools.islice(batches, state["steps_per_epoch"] - state["step_in_epoch"])):
         for message in batch["skipped"]:
             rt.log.warning(f"skipped (--skip_bad): {message}")
-        state["skipped_videos"] += len(batch["skipped"])
-        if batch["labels"]:  # empty when --skip_bad dropped every clip of the batch
+        skipped, has_clips = len(batch["skipped"]), bool(batch["labels"])  # no clips: --skip_bad dropped all
+        if args.skip_bad and rt.distributed:
+            # A rank left without clips cannot join DDP's gradient all-reduce, so then no rank steps;
+            # the same collective makes the skip count the job's, equal on every rank (and checkpoint).
+            skipped, ranks_without_clips = distributed.sum_ints(skipped, int(not has_clips))
+            has_clips = ranks_without_clips == 0
+            if not has_clips:
+                rt.log.warning(f"step {state['step'] + 1}: {ranks_without_clips} process(es) had no readable "
+                               "clip; no process trains on this step")
+        state["skipped_videos"] += skipped
+        if has_clips:
             clips = to_model_input(batch)
             labels = torch.tensor(batch["labels"], device=rt.device)
             with rt.autocast():

@@ -23,6 +23,7 @@ from goturn.data.alov import load_alov
 from goturn.data.batches import ExampleStream
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.records import DataError as GoturnDataError
+from tests.conftest import run_python
 
 
 def truncate(path):
@@ -235,6 +236,23 @@ def test_glore_bad_frames_stop_the_run_naming_them_or_are_counted_at_the_end(glo
     assert f"skipped (--skip_bad): frame {named}" in log
     assert "1 unreadable training clips were skipped (--skip_bad)" in log
     assert json.loads((tmp_path / "skip" / "result.json").read_text())["extra"]["skipped_videos"] == 1
+
+
+def test_glore_under_torchrun_a_rank_left_without_clips_holds_every_rank_back(glore_data, tmp_path):
+    """One clip per process per step and one unreadable video: on its step one process has
+    nothing to train on. No process steps then (DDP's gradient all-reduce needs them all); the
+    job finishes and counts the skip once, for the whole job."""
+    named = break_first_training_video(glore_data, "corrupt")
+    out = tmp_path / "two"
+    result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "glore.train", "--data_path", str(glore_data), "--output_dir", str(out),
+                        *TINY_GLORE, "--batch_size", "1", "--workers", "0", "--skip_bad",
+                        "--dist_timeout", "60")
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert f"skipped (--skip_bad): frame {named}" in log
+    assert "1 process(es) had no readable clip; no process trains on this step" in log
+    assert json.loads((out / "result.json").read_text())["extra"]["skipped_videos"] == 1
 
 
 @pytest.mark.parametrize("layout", ["empty", "goturn", "lists_only_one_video"])
