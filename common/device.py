@@ -2,6 +2,7 @@
 distributed backend."""
 
 import importlib.util
+import os
 
 import torch
 
@@ -36,11 +37,13 @@ def _available(device_type: str) -> bool:
     return npu_available()
 
 
-def resolve_device(spec: str = "auto", local_rank: int = 0) -> torch.device:
+def resolve_device(spec: str = "auto", local_rank: int = 0, single_process: bool = False) -> torch.device:
     """Turn ``auto|cpu|cuda|npu[:N]`` into a usable torch.device.
 
     ``auto`` prefers an Ascend NPU, then CUDA, then the CPU. Without an
-    explicit index, accelerator processes take the device of their local rank.
+    explicit index, accelerator processes take the device of their local rank;
+    a single NPU process takes ``ASCEND_DEVICE_ID`` when it is set, as
+    ModelZoo's 1p scripts expect (``ASCEND_DEVICE_ID=3 bash test/train_full_1p.sh``).
     """
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
@@ -65,6 +68,9 @@ def resolve_device(spec: str = "auto", local_rank: int = 0) -> torch.device:
         return torch.device("cpu")
     if index is None:
         index = local_rank
+        ascend_id = os.environ.get("ASCEND_DEVICE_ID", "")
+        if device_type == "npu" and single_process and ascend_id.isdigit():
+            index = int(ascend_id)
     count = torch.cuda.device_count() if device_type == "cuda" else torch.npu.device_count()
     if index >= count:
         raise DeviceError(

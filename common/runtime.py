@@ -44,7 +44,7 @@ class Runtime:
         self.rank, self.world_size, self.local_rank = info.rank, info.world_size, info.local_rank
         self.distributed, self.is_main = info.distributed, info.is_main
 
-        self.device = resolve_device(args.device, self.local_rank)
+        self.device = resolve_device(args.device, self.local_rank, single_process=not self.distributed)
         set_current_device(self.device)
         setup_host_allocator(self.device)  # before the loader forks its workers: they inherit it
         self.backend = resolve_backend(args.dist_backend, self.device)
@@ -168,7 +168,7 @@ class Runtime:
             raise UserError(f"checkpoint {path} cannot be resumed from: it lacks {', '.join(missing)} "
                             "(a weights-only file? load it with --pretrained instead)")
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(optimizer, state["optimizer"])
         if lr_scheduler is not None and state.get("lr_scheduler") is not None:
             lr_scheduler.load_state_dict(state["lr_scheduler"])
         if state.get("scaler"):
@@ -230,6 +230,21 @@ class Runtime:
         # gloo rank whose peer closed the pairs first can abort (SIGABRT) on exit.
         distributed.barrier()
         distributed.destroy_process_group()
+
+
+# How the update is computed is this run's choice, made for its device and precision
+# (goturn.solver.fused_update); load_state_dict would restore the saving run's.
+UPDATE_IMPLEMENTATION_KEYS = ("fused", "foreach")
+
+
+def load_optimizer_state(optimizer, saved: dict) -> None:
+    """``optimizer.load_state_dict(saved)``, keeping the optimizer's own update
+    implementation: a checkpoint from a CUDA run (fused SGD) resumed on an NPU
+    or under fp16 must not switch the fused kernel back on."""
+    chosen = [{key: group.get(key) for key in UPDATE_IMPLEMENTATION_KEYS} for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, implementation in zip(optimizer.param_groups, chosen):
+        group.update(implementation)
 
 
 def _drop_losses_after(loss_file: Path, step: int) -> None:

@@ -54,9 +54,23 @@ def rng_state() -> dict:
         },
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    accelerator = _started_accelerator()
+    if accelerator is not None:
+        # This process's device only: get_rng_state_all() would start a context on every
+        # visible GPU from every rank, and could not be restored where fewer are visible.
+        state["device"] = {"type": accelerator.__name__.rsplit(".", 1)[-1],
+                           "state": accelerator.get_rng_state()}
     return state
+
+
+def _started_accelerator():
+    """torch.cuda or torch.npu when this process has started using it, else None."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda
+    npu = getattr(torch, "npu", None)  # registered by torch_npu, imported only where present
+    if npu is not None and npu.is_available() and getattr(npu, "is_initialized", lambda: True)():
+        return npu
+    return None
 
 
 def set_rng_state(state: dict) -> None:
@@ -70,5 +84,7 @@ def set_rng_state(state: dict) -> None:
         "gauss": numpy_state["gauss"],
     })
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    accelerator = _started_accelerator()
+    saved = state.get("device")
+    if accelerator is not None and saved and saved["type"] == accelerator.__name__.rsplit(".", 1)[-1]:
+        accelerator.set_rng_state(saved["state"])

@@ -76,7 +76,54 @@ def test_rng_state_survives_a_checkpoint(tmp_path):
     assert np.random.rand() == expected[0] and torch.equal(torch.rand(2), expected[1])
 
 
+class FakeAccelerator:
+    """Stands for torch.cuda / torch.npu: one current device's generator state."""
+
+    __name__ = "torch.cuda"
+
+    def __init__(self):
+        self.state = torch.tensor([1, 2, 3], dtype=torch.uint8)
+
+    def get_rng_state(self):
+        return self.state.clone()
+
+    def set_rng_state(self, state):
+        self.state = state.clone()
+
+
+def test_rng_state_keeps_only_this_process_device_generator(tmp_path, monkeypatch):
+    from common import seeding
+
+    accelerator = FakeAccelerator()
+    monkeypatch.setattr(seeding, "_started_accelerator", lambda: accelerator)
+    save_checkpoint({"rng": rng_state()}, tmp_path / "r.pth")
+    saved = load_checkpoint(tmp_path / "r.pth")["rng"]
+    assert saved["device"]["type"] == "cuda" and torch.equal(saved["device"]["state"], accelerator.state)
+    accelerator.state = torch.zeros(3, dtype=torch.uint8)
+    set_rng_state(saved)
+    assert accelerator.state.tolist() == [1, 2, 3]
+    # A CPU-only process ignores a GPU's state, and a CPU checkpoint has none to give.
+    monkeypatch.setattr(seeding, "_started_accelerator", lambda: None)
+    set_rng_state(saved)
+    assert "device" not in rng_state()
+
+
 def test_derive_seed_is_stable_and_spreads():
     assert derive_seed(1, 2, 3) == derive_seed(1, 2, 3)
     assert len({derive_seed(0, epoch, i) for epoch in range(5) for i in range(100)}) == 500
     assert 0 <= derive_seed(-1, 2**40) < 2**63
+
+
+def test_resume_keeps_this_runs_update_implementation():
+    """A checkpoint of a fused-SGD run (CUDA, fp32) resumed where fused is off (fp16, an NPU):
+    the state comes back, the implementation stays this run's."""
+    from common.runtime import load_optimizer_state
+
+    weights = torch.nn.Parameter(torch.ones(3))
+    fused = torch.optim.SGD([weights], lr=0.1, momentum=0.9, fused=True)
+    weights.grad = torch.ones(3)
+    fused.step()
+    plain = torch.optim.SGD([weights], lr=0.5, momentum=0.9)
+    load_optimizer_state(plain, fused.state_dict())
+    assert plain.param_groups[0]["fused"] is None and plain.param_groups[0]["lr"] == 0.1
+    assert torch.equal(plain.state[weights]["momentum_buffer"], torch.ones(3))

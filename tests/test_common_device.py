@@ -63,3 +63,29 @@ def test_booleans_are_real():
     assert str2bool("yes") and not str2bool("off")
     with pytest.raises(SystemExit):
         parser.parse_args(["--amp", "maybe"])
+
+
+NPU_PICK = """
+import sys, types, torch
+import common.device as device
+torch.utils.rename_privateuse1_backend("npu")  # what torch_npu does; no Ascend here
+torch.npu = types.SimpleNamespace(device_count=lambda: 8)
+device._available = lambda kind: kind in ("cpu", "npu")
+one = {"single_process": True}
+print(device.resolve_device("auto", 0, **one), device.resolve_device("npu", 0, **one),
+      device.resolve_device("npu", 2), device.resolve_device("npu:5", 0, **one))
+"""
+
+
+@pytest.mark.parametrize("ascend_device_id, picked", [
+    ("3", "npu:3 npu:3 npu:2 npu:5"),
+    ("", "npu:0 npu:0 npu:2 npu:5"),
+])
+def test_a_single_npu_process_takes_ascend_device_id(ascend_device_id, picked):
+    """ModelZoo's 1p scripts run on $ASCEND_DEVICE_ID; ranks of a multi-process run keep their
+    local rank, and an explicit npu:N wins."""
+    from tests.conftest import run_python
+
+    result = run_python("-c", NPU_PICK, env={"ASCEND_DEVICE_ID": ascend_device_id})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == picked.split()
