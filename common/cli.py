@@ -25,6 +25,19 @@ def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
                         metavar="BOOL", help=help)
 
 
+def bool_or_auto(text) -> bool | None:
+    """A boolean, or None for "auto" (decided later, from the device or the weights)."""
+    if text is None or str(text).strip().lower() == "auto":
+        return None
+    return str2bool(text)
+
+
+def add_auto_bool_flag(parser, *names: str, help: str) -> None:
+    """``--flag auto|true|false`` (default auto: None); ``--flag`` alone means true."""
+    parser.add_argument(*names, type=bool_or_auto, nargs="?", const=True, default=None,
+                        metavar="auto|true|false", help=help)
+
+
 def default_workers() -> int:
     """Loader workers per process: the cores of this node shared among its
     ranks, one left for the training process itself."""

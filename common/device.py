@@ -93,6 +93,13 @@ def resolve_backend(requested: str, device: torch.device) -> str:
     return requested
 
 
+def prefers_channels_last(device: torch.device) -> bool:
+    """Whether the channels-last layout is the better default on ``device``:
+    oneDNN (CPU) and cuDNN run convolutions fastest in it; torch_npu's
+    kernels pick their own internal layouts, so an NPU keeps the default one."""
+    return device.type != "npu"
+
+
 def set_current_device(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.set_device(device)

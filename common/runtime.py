@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from common import distributed
 from common.allocator import setup_host_allocator
 from common.checkpoint import LATEST, load_checkpoint, save_checkpoint
-from common.device import resolve_backend, resolve_device, set_current_device
+from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
 from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
 from common.precision import autocast, make_grad_scaler, resolve_precision
@@ -47,6 +47,8 @@ class Runtime:
         self.device = resolve_device(args.device, self.local_rank, single_process=not self.distributed)
         set_current_device(self.device)
         setup_host_allocator(self.device)  # before the loader forks its workers: they inherit it
+        if getattr(args, "channels_last", False) is None:  # --channels_last auto
+            args.channels_last = prefers_channels_last(self.device)
         self.backend = resolve_backend(args.dist_backend, self.device)
         distributed.init_process_group(info, self.backend, args.dist_timeout)
 

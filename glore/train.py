@@ -24,7 +24,7 @@ from torch import nn
 
 from common import distributed
 from common.checkpoint import resolve_resume
-from common.cli import add_bool_flag, add_runtime_args
+from common.cli import add_auto_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import UserError, run_cli
 from common.logs import ThroughputMeter
@@ -483,11 +483,11 @@ def get_args_parser():
         "'none': random init",
     )
     model.add_argument("--dropout", type=float, default=0.5)
-    add_bool_flag(
+    add_auto_bool_flag(
         model,
         "--channels_last",
-        default=True,
-        help="channels-last (NDHWC) memory layout: faster 3D convolutions with oneDNN and cuDNN",
+        help="channels-last (NDHWC) memory layout: faster 3D convolutions with oneDNN and cuDNN "
+        "(auto: on, except on Ascend NPUs, whose kernels use their own layouts)",
     )
     solver = parser.add_argument_group("solver")
     solver.add_argument(

@@ -25,7 +25,7 @@ import torch
 
 from common import distributed
 from common.checkpoint import resolve_resume
-from common.cli import add_bool_flag, add_runtime_args, str2bool
+from common.cli import add_auto_bool_flag, add_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import run_cli
 from common.logs import ThroughputMeter
@@ -316,9 +316,10 @@ def get_args_parser():
                        help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
                             "'auto': goturn/pretrained/caffenet_weights.npy if present; 'none': train "
                             "from scratch")
-    model.add_argument("--freeze_convs", type=bool_or_auto, default=None, metavar="auto|true|false",
-                       help="freeze the conv towers (auto: when pretrained weights are loaded)")
-    add_bool_flag(model, "--channels_last", default=True, help="channels-last memory layout for the convs")
+    add_auto_bool_flag(model, "--freeze_convs", help="freeze the conv towers (auto: when pretrained weights "
+                       "are loaded)")
+    add_auto_bool_flag(model, "--channels_last", help="channels-last memory layout for the convs (auto: on, "
+                       "except on Ascend NPUs, whose kernels use their own layouts)")
     solver = parser.add_argument_group("solver (Caffe SGD)")
     solver.add_argument("--batch_size", type=int, default=50, help="examples per device per step")
     solver.add_argument("--lr", type=float, default=1e-6,
@@ -336,10 +337,6 @@ def get_args_parser():
                             help="also validate every N steps (0: at the start and after each epoch)")
     add_runtime_args(parser)
     return parser
-
-
-def bool_or_auto(text: str) -> bool | None:
-    return None if text.strip().lower() == "auto" else str2bool(text)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,21 @@ def test_a_single_npu_process_takes_ascend_device_id(ascend_device_id, picked):
     result = run_python("-c", NPU_PICK, env={"ASCEND_DEVICE_ID": ascend_device_id})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == picked.split()
+
+
+def test_channels_last_auto_is_on_except_on_an_npu(tmp_path):
+    import types
+
+    from common.cli import add_auto_bool_flag
+    from common.device import prefers_channels_last
+    from common.runtime import setup_runtime
+
+    parser = add_runtime_args(argparse.ArgumentParser())
+    add_auto_bool_flag(parser, "--channels_last", help="layout")
+    args = parser.parse_args(["--output_dir", str(tmp_path), "--tensorboard", "false"])
+    assert args.channels_last is None
+    runtime = setup_runtime(args)
+    runtime.finish()
+    assert args.channels_last is True and parser.parse_args(["--channels_last"]).channels_last is True
+    assert parser.parse_args(["--channels_last=false"]).channels_last is False
+    assert not prefers_channels_last(types.SimpleNamespace(type="npu"))

@@ -91,7 +91,7 @@ class DeviceAugment:
         """frames: uint8 N x T x H x W x 3 (any device; clips smaller than H x W padded at the
         bottom and right), one draw and one noise seed per clip -> normalised float32
         N x 3 x T x S x S on the device (channels_last_3d when asked)."""
-        frames = frames.to(self.device, non_blocking=True)
+        frames = frames.to(self.device, non_blocking=self.device.type == "cuda")  # pinned on CUDA only
         x_taps, y_taps, shifts = draw_tensors(draws, self.crop_size, self.device)
         rgb = shift_hls(crop_resize(frames, x_taps, y_taps), shifts.T.reshape(3, -1, 1, 1, 1))
         n, t, size = len(draws), frames.shape[1], self.crop_size

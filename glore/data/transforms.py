@@ -179,7 +179,7 @@ def add_pixel_jitter(
 def normalize_clips(clips: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
     """Integer clips N x 3 x T x H x W (any device) -> normalised float32 on `device`, laid out
     channels-last (NDHWC) when the model is (glore.train --channels_last)."""
-    clips = clips.to(device, non_blocking=True)
+    clips = clips.to(device, non_blocking=device.type == "cuda")  # the loader pins batches on CUDA only
     mean = torch.tensor(MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1, 1)
     clips = (clips.float() - mean) / STD
     return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
