@@ -183,10 +183,26 @@ class Runtime:
             self.log.warning(f"{path} was written by {state.get('world_size')} process(es), this run "
                              f"has {self.world_size}: random streams restart from the seed")
         self.last_checkpoint = str(path)
-        if self.is_main:
-            _drop_losses_after(self.output_dir / LOSS_FILE, state["step"])
+        self.drop_losses_after(state["step"])
         self.log.info(f"resumed from {path}: epoch {state['epoch']}, step {state['step']}")
         return state
+
+    def resume_step_in_epoch(self, saved: dict, batch_size: int) -> int:
+        """The step of the epoch to resume from, in this run's steps. A checkpoint of a run with
+        another global batch (processes x per-process batch) counts its steps in that run's
+        units. In both models a step takes the next global batch of the epoch's order (rank r
+        its r-th share), so the data consumed is a prefix of the epoch; it becomes this run's
+        steps rounded down: up to one global batch is seen again, nothing is skipped."""
+        saved_batch = int(saved.get("args", {}).get("batch_size", batch_size)) * int(
+            saved.get("world_size", self.world_size))
+        step = saved["step_in_epoch"]
+        if saved_batch == batch_size * self.world_size:
+            return step
+        converted = step * saved_batch // (batch_size * self.world_size)
+        self.log.warning(f"the checkpoint's run took {saved_batch} examples per step, this one "
+                         f"{batch_size * self.world_size}: its step {step} of the epoch is this run's "
+                         f"step {converted}")
+        return converted
 
     def save_checkpoint(self, state: dict, name: str = LATEST) -> None:
         """Write a checkpoint on rank 0 (atomically); other ranks wait."""
@@ -198,6 +214,11 @@ class Runtime:
         distributed.barrier()
 
     # ---- progress ---------------------------------------------------------
+    def drop_losses_after(self, step: int) -> None:
+        """Forget the recorded losses of the steps after ``step`` (they will be run again)."""
+        if self.is_main:
+            _drop_losses_after(self.output_dir / LOSS_FILE, step)
+
     def record_loss(self, step: int, value: float) -> None:
         if self.is_main:
             with open(self.output_dir / LOSS_FILE, "a") as handle:

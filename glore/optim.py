@@ -81,3 +81,13 @@ def build_lr_scheduler(
         optimizer,
         lambda step: lr_factor(step, steps_per_epoch, epochs, warmup_epochs, schedule, milestones, gamma),
     )
+
+
+def move_schedule_to(lr_scheduler, step: int) -> None:
+    """Put the schedule (and every group's lr) at `step`: a run resumed with another global batch
+    counts its steps in new units (common.runtime.Runtime.resume_step_in_epoch)."""
+    lr_scheduler.last_epoch = step
+    groups = lr_scheduler.optimizer.param_groups
+    for group, base, factor in zip(groups, lr_scheduler.base_lrs, lr_scheduler.lr_lambdas):
+        group["lr"] = base * factor(step)
+    lr_scheduler._last_lr = [group["lr"] for group in groups]

@@ -46,7 +46,7 @@ from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
 from glore.evaluate import evaluate_and_report, evaluate_videos
 from glore.model import GloReNet, canonical_network_name, to_channels_last
-from glore.optim import build_lr_scheduler, build_optimizer
+from glore.optim import build_lr_scheduler, build_optimizer, move_schedule_to
 from glore.precise_bn import update_bn_stats
 from glore.trained_model import ClipInput
 from glore.weights import load_pretrained
@@ -273,13 +273,17 @@ def main(args):
         saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
         if list(saved.get("class_names", split.class_names)) != split.class_names:
             raise UserError(f"{checkpoint} was trained on other classes than {split.root} lists")
+        step_in_epoch = rt.resume_step_in_epoch(saved, args.batch_size)
         state.update(
             epoch=saved["epoch"],
-            step=saved["step"],
-            step_in_epoch=saved["step_in_epoch"],
+            step=saved["epoch"] * steps_per_epoch + step_in_epoch,
+            step_in_epoch=step_in_epoch,
             last_loss=saved.get("last_loss", math.nan),
             skipped_videos=saved.get("skipped_videos", 0),
         )
+        if state["step"] != saved["step"]:  # saved with another global batch: the schedule counts steps
+            move_schedule_to(lr_scheduler, state["step"])
+            rt.drop_losses_after(state["step"])
         val = saved.get("val", val)
     if args.test_only:
         evaluate_and_report(

@@ -138,7 +138,10 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
         state["step"] += 1
         state["step_in_epoch"] += 1
         state["last_loss"] = loss_value
-        state["skipped_samples"] += int(batch["skipped"])
+        skipped = int(batch["skipped"])
+        if args.skip_bad and rt.distributed:  # the job's count, the same on every rank and checkpoint
+            (skipped,) = distributed.sum_ints(skipped)
+        state["skipped_samples"] += skipped
         steps.done(state["step"], state["step_in_epoch"], loss_value, base_lr(optimizer))
         reason = on_step()
         if reason:
@@ -209,8 +212,11 @@ def main(args):
     checkpoint = resolve_resume(args.resume, args.output_dir)
     if checkpoint:
         saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
-        state.update(epoch=saved["epoch"], step=saved["step"], step_in_epoch=saved["step_in_epoch"],
-                     last_loss=saved.get("last_loss", math.nan))
+        # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
+        state.update(epoch=saved["epoch"], step=saved["step"],
+                     step_in_epoch=rt.resume_step_in_epoch(saved, args.batch_size),
+                     last_loss=saved.get("last_loss", math.nan),
+                     skipped_samples=saved.get("skipped_samples", 0))
         val = saved.get("val", val)
     elif val_loader is not None:
         val = evaluate(model, val_loader, rt)
@@ -219,7 +225,8 @@ def main(args):
     def save():
         rt.save_checkpoint(rt.training_state(
             model_without_ddp, optimizer, lr_scheduler, epoch=state["epoch"], step=state["step"],
-            step_in_epoch=state["step_in_epoch"], last_loss=state["last_loss"], val=val))
+            step_in_epoch=state["step_in_epoch"], last_loss=state["last_loss"], val=val,
+            skipped_samples=state["skipped_samples"]))
 
     def on_step():
         nonlocal val
