@@ -95,6 +95,21 @@ def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     return _all_reduce(tensor, dist.ReduceOp.MAX)
 
 
+@torch.no_grad()
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Rank ``src``'s buffers (BatchNorm statistics and counters) on every rank."""
+    if not is_initialized():
+        return
+    device = collective_device()
+    for buffer in module.buffers():
+        if buffer.device == device:
+            dist.broadcast(buffer, src)
+        else:
+            moved = buffer.to(device)
+            dist.broadcast(moved, src)
+            buffer.copy_(moved)
+
+
 def sum_ints(*values: int) -> list[int]:
     """Each integer summed over ranks, in one collective (int64: every backend reduces it)."""
     if not is_initialized():

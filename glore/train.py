@@ -211,6 +211,10 @@ def evaluate(model, split, rt, args, bn_loader=None, to_model_input=None) -> dic
     given (precise BN). The numbers come from glore.evaluate, the same code as the evaluation
     report's."""
     model_without_ddp = model.module if hasattr(model, "module") else model
+    # DDP gives every process rank 0's BN statistics at the start of a training forward, which then
+    # updates them with the process's own batch: after the last step they differ. Validate the
+    # model the checkpoint holds (rank 0's) on every process.
+    distributed.broadcast_buffers(model_without_ddp)
     if bn_loader is not None:
         batches = (batch for batch in bn_loader if batch["labels"])
         used = update_bn_stats(model_without_ddp, batches, to_model_input)

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from tests.conftest import run_python
 from tests.helpers.glore_fixtures import make_checkpoint, make_rawframes_dataset
@@ -60,3 +61,32 @@ def test_two_processes_give_the_one_process_report(tmp_path):
     for name in single_scores.files:
         np.testing.assert_array_equal(double_scores[name], single_scores[name])
     assert "clip accuracy (1 centred clip)" in log and "video accuracy (10 clips x 3 crops)" in log
+
+
+def test_validation_under_torchrun_scores_the_saved_model(tmp_path):
+    """After DDP training every process holds BN statistics of its own last batch; the training's
+    validation must score the checkpoint's (rank 0's) model, as glore.evaluate does afterwards."""
+    from tests.helpers.glore_fixtures import make_tiny_demo
+    from tests.test_glore_train import TINY
+
+    data = make_tiny_demo(tmp_path / "demo")
+    out = tmp_path / "run"
+    # Batches of 2 validation clips: both processes score videos.
+    result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+                        "glore.train", "--data_path", str(data), "--output_dir", str(out), *TINY,
+                        "--epochs", "1", "--lr", "0.005", "--val_batch_size", "2", "--workers", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    validated = torch_load(out / "checkpoint.pth")["val"]
+    report = run_python("-m", "glore.evaluate", "--checkpoint", str(out / "checkpoint.pth"), "--data_path",
+                        str(data), "--out", str(tmp_path / "eval"), "--workers", "0", "--clips", "1",
+                        "--crops", "1")
+    assert report.returncode == 0, report.stderr[-3000:]
+    clip = json.loads((tmp_path / "eval" / "report.json").read_text())["clip"]
+    assert clip["top1"] == pytest.approx(validated["top1"], abs=1e-3)
+    assert clip["loss"] == pytest.approx(validated["loss"], rel=1e-3)
+
+
+def torch_load(path):
+    import torch
+
+    return torch.load(path, weights_only=True)
