@@ -117,6 +117,15 @@ def sum_ints(*values: int) -> list[int]:
     return all_reduce_sum(torch.tensor(values, dtype=torch.int64)).tolist()
 
 
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s ``obj`` (anything picklable) on every rank."""
+    if not is_initialized():
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src)
+    return holder[0]
+
+
 def all_gather_object(obj) -> list:
     """One entry per rank, in rank order."""
     if not is_initialized():

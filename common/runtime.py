@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from common import distributed
 from common.allocator import setup_host_allocator
-from common.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from common.checkpoint import LATEST, load_checkpoint, resolve_resume, save_checkpoint
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
 from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
@@ -160,6 +160,28 @@ class Runtime:
             "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
             **extras,
         }
+
+    def resume_path(self, resume: str | None) -> str | None:
+        """The checkpoint to resume from (``--resume``: a path, ``auto`` or nothing), agreed by
+        every process: each looks on its own disk, and they must find the same file. Otherwise
+        (several nodes whose output folders are not shared) a node without the file would start
+        afresh beside a resumed rank 0: the job diverges, then hangs in a mismatched collective."""
+        try:
+            mine = (resolve_resume(resume, self.output_dir), None)
+        except UserError as error:
+            mine = (None, str(error))
+        found = distributed.all_gather_object(mine)
+        errors = [(rank, error) for rank, (_, error) in enumerate(found) if error]
+        if errors:
+            rank, error = errors[0]
+            raise UserError(error if self.world_size == 1 else f"process {rank}: {error}")
+        paths = [path for path, _ in found]
+        if len(set(paths)) > 1:
+            differing = ", ".join(f"process {rank}: {path or 'none'}" for rank, path in enumerate(paths))
+            raise UserError(f"the processes find different checkpoints to resume from ({differing}): runs "
+                            "over several nodes resume from a file every node sees (put --output_dir on "
+                            "a shared file system, or copy the checkpoint to the same path on every node)")
+        return paths[0]
 
     def restore_training_state(self, path: str, model, optimizer, lr_scheduler) -> dict:
         """Load a checkpoint written by ``training_state`` into the given

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from common import distributed
-from common.checkpoint import resolve_resume
 from common.cli import add_auto_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import UserError, run_cli
@@ -272,7 +271,7 @@ def main(args):
         "skipped_videos": 0,
     }
     val = {"top1": math.nan, "top5": math.nan, "loss": math.nan}
-    checkpoint = resolve_resume(args.resume, args.output_dir)
+    checkpoint = rt.resume_path(args.resume)
     if checkpoint:
         saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
         if list(saved.get("class_names", split.class_names)) != split.class_names:

@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 
 from common import distributed
-from common.checkpoint import resolve_resume
 from common.cli import add_auto_bool_flag, add_bool_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import run_cli
@@ -209,7 +208,7 @@ def main(args):
     state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "last_loss": math.nan, "skipped_samples": 0,
              "steps_per_epoch": len(loader.dataset)}
     val = {"loss": math.nan, "l1_per_coordinate": math.nan}
-    checkpoint = resolve_resume(args.resume, args.output_dir)
+    checkpoint = rt.resume_path(args.resume)
     if checkpoint:
         saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
         # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).

@@ -115,6 +115,11 @@ if [ "$STATUS" -ne 0 ]; then
     echo "training failed with exit status $STATUS; see $LOG" | tee -a "$LOG"
     exit "$STATUS"
 fi
+if [ "$NODE_RANK" -ne 0 ]; then
+    # Rank 0, on node 0, writes the results; this node's share of the job ended well.
+    echo "node $NODE_RANK done; the summary is written on node 0" | tee -a "$LOG"
+    exit 0
+fi
 "$PYTHON" -m common.summary --run_dir "$RUN_DIR" --case_dir "$CASE_DIR" \
     --case_name "$CASE_NAME" --e2e_seconds "$E2E" 2>&1 | tee -a "$LOG"
 exit "${PIPESTATUS[0]}"

@@ -83,3 +83,28 @@ def test_failed_training_reports_no_summary(fake_model):
     assert result.returncode == 2
     assert "Final Performance" not in result.stdout
     assert "no cuda device" in (fake_model / "test" / "output" / "0" / "train_0.log").read_text()
+
+
+def test_two_nodes_train_as_one_job_and_node_0_writes_the_summary(fake_model):
+    """Two launchers on this machine stand for two nodes of one process each (the run folder is
+    shared, as multi-node runs need): one job of 2 processes; node 1 ends well without a summary."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    nodes = []
+    for node in (0, 1):
+        args = [f"--data_path={fake_model.parent / 'data'}", "--nproc=1", "--nnodes=2", f"--node_rank={node}",
+                "--master_addr=127.0.0.1", f"--master_port={port}"]
+        nodes.append(subprocess.Popen(
+            ["bash", str(fake_model / "test" / "train_performance_8p.sh"), *args],
+            env={**env, "ASCEND_DEVICE_ID": str(node)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True))
+    outputs = [process.communicate(timeout=240)[0] for process in nodes]
+    assert [process.returncode for process in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert "node 1 done; the summary is written on node 0" in outputs[1]
+    assert "Final Performance images/sec" in outputs[0] and "Final Performance" not in outputs[1]
+    summary = read_summary(fake_model / "test" / "output" / "0" / "Tiny_bs16_2p_perf.log")
+    assert summary["RankSize"] == "2"

@@ -41,6 +41,24 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert initial_gap < 1e-4
 
 
+def test_nodes_without_a_shared_output_folder_cannot_resume_apart(tmp_path):
+    """Two processes standing for two nodes with their own disks: the checkpoint rank 0 wrote is
+    not on rank 1's. Resuming is decided once, by rank 0, and refused with one clear error on
+    every process, instead of rank 1 starting afresh beside a resumed rank 0 (diverged, then
+    hung at the next mismatched collective)."""
+    out = tmp_path / "node"
+    ddp = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
+    common = (*TINY, "--data_path", str(tmp_path), "--output_dir", str(out), "--private_output_dirs",
+              "--dist_timeout", "60")
+    first = run_python(*ddp, *common, "--max_steps", "3")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (out / "checkpoint.pth").is_file() and not (tmp_path / "node_rank1" / "checkpoint.pth").exists()
+    resumed = run_python(*ddp, *common, "--resume", "auto", timeout=120)
+    assert resumed.returncode != 0
+    assert "the processes find different checkpoints to resume from" in resumed.stdout + resumed.stderr
+    assert "Timed out" not in resumed.stdout + resumed.stderr
+
+
 def test_bad_device_is_a_one_line_error(tmp_path):
     result = run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / "o"),
                         "--device", "gpu")

@@ -3,6 +3,7 @@ models' train.py are: the fixture for the runtime's resume, DDP, launcher and
 summary tests, small enough to run in a second."""
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.checkpoint import resolve_resume
 from common.cli import add_runtime_args
 from common.errors import UserError, run_cli
 from common.logs import ThroughputMeter
@@ -49,6 +49,9 @@ def epoch_batches(seed: int, epoch: int, batch_size: int, rank: int, world_size:
 
 
 def main(args):
+    if args.private_output_dirs and int(os.environ.get("RANK", 0)) > 0:
+        # Ranks above 0 stand for other nodes whose output folder is not shared with rank 0's.
+        args.output_dir = f"{args.output_dir}_rank{os.environ['RANK']}"
     rt = setup_runtime(args)
     x, y = load_data(args.data_path)
     model = TinyNet(args.dropout).to(rt.device)
@@ -57,7 +60,7 @@ def main(args):
     model_ddp = rt.wrap_model(model)
 
     epoch, step, skip = 0, 0, 0
-    checkpoint = resolve_resume(args.resume, args.output_dir)
+    checkpoint = rt.resume_path(args.resume)
     if checkpoint:
         state = rt.restore_training_state(checkpoint, model, optimizer, lr_scheduler)
         epoch, step, skip = state["epoch"], state["step"], state["step_in_epoch"]
@@ -134,6 +137,8 @@ def get_args_parser():
     parser.add_argument("--nan_from_step", type=int, default=0,
                         help="fault injection: NaN loss from this step on")
     parser.add_argument("--step_seconds", type=float, default=0.0, help="sleep per step")
+    parser.add_argument("--private_output_dirs", action="store_true",
+                        help="fault injection: ranks above 0 get output folders of their own")
     return add_runtime_args(parser)
 
 
