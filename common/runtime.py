@@ -10,6 +10,7 @@ The loop itself stays in each model's train.py.
 """
 
 import json
+import math
 import platform
 import signal
 from pathlib import Path
@@ -119,11 +120,19 @@ class Runtime:
 
         Under fp16 an overflow is expected now and then: the GradScaler skips
         that step and lowers its scale, so it is not an error here."""
-        if self.precision == "fp16" or torch.isfinite(loss.detach()).all():
+        if self.precision == "fp16":
             return
+        bad = (~torch.isfinite(loss.detach())).any().float().view(1)
+        if self.distributed:
+            # Every process stops at this step: one stopping alone would leave the others waiting
+            # in the step's gradient all-reduce until --dist_timeout (on other nodes).
+            distributed.all_reduce_max(bad)
+        if not bad.item():
+            return
+        value = loss.detach().float().cpu().item()
+        what = f"the loss is {value}" if not math.isfinite(value) else "another process's loss is not finite"
         raise NonFiniteLossError(
-            f"the loss is {loss.detach().float().cpu().item()} at step {step}; stopping. "
-            f"Lower --lr or check the data; {self._where_to_resume()}"
+            f"{what} at step {step}; stopping. Lower --lr or check the data; {self._where_to_resume()}"
         )
 
     def _where_to_resume(self) -> str:

@@ -117,6 +117,19 @@ def test_nan_loss_stops_with_step_and_checkpoint(tmp_path):
     assert "at step 11" in message and str(tmp_path / "nan" / "checkpoint.pth") in message
 
 
+def test_a_nan_loss_on_one_process_stops_every_process_at_that_step(tmp_path):
+    """Rank 1's loss alone turns NaN: both processes stop at that step with the error (rank 0
+    was otherwise left waiting in the gradient all-reduce: across nodes until --dist_timeout)."""
+    result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        *TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / "ddp"),
+                        "--epochs", "3", "--nan_from_step", "5", "--nan_rank", "1", "--dist_timeout", "60",
+                        timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "error: [rank 1] the loss is nan at step 4" in output
+    assert "error: another process's loss is not finite at step 4" in output  # rank 0's
+
+
 def test_crashing_rank_ends_the_job_quickly(tmp_path):
     started = time.monotonic()
     result = run_python("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

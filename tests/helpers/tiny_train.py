@@ -76,7 +76,7 @@ def main(args):
             inject_faults(args, rt.rank, step)
             with rt.autocast():
                 loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
-            if args.nan_from_step and step + 1 >= args.nan_from_step:
+            if args.nan_from_step and step + 1 >= args.nan_from_step and args.nan_rank in (-1, rt.rank):
                 loss = loss * float("nan")
             rt.check_finite(loss, step)
             optimizer.zero_grad(set_to_none=True)
@@ -136,6 +136,7 @@ def get_args_parser():
     parser.add_argument("--fail_rank", type=int, default=0)
     parser.add_argument("--nan_from_step", type=int, default=0,
                         help="fault injection: NaN loss from this step on")
+    parser.add_argument("--nan_rank", type=int, default=-1, help="the rank with the NaN loss (-1: all)")
     parser.add_argument("--step_seconds", type=float, default=0.0, help="sleep per step")
     parser.add_argument("--private_output_dirs", action="store_true",
                         help="fault injection: ranks above 0 get output folders of their own")
