@@ -274,6 +274,15 @@ class Runtime:
         flag = torch.tensor([float(self._stop_requested)])
         return bool(distributed.all_reduce_max(flag).item())
 
+    def stop_reason(self, step: int, max_steps: int) -> str | None:
+        """Why training stops after ``step``: "signal" (SIGTERM/Ctrl-C on any process),
+        "max_steps" (``--max_steps`` reached; 0 means no limit), or None to go on."""
+        if self.should_stop():
+            return "signal"
+        if max_steps and step >= max_steps:
+            return "max_steps"
+        return None
+
     def resume_hint(self) -> str:
         return (f"stopped early; resume with --resume auto --output_dir {self.output_dir} "
                 f"(or --resume {self.last_checkpoint})")

@@ -331,11 +331,7 @@ def main(args):
     def on_step():
         if args.save_every and state["step"] % args.save_every == 0:
             save()
-        if rt.should_stop():
-            return "signal"
-        if args.max_steps and state["step"] >= args.max_steps:
-            return "max_steps"
-        return None
+        return rt.stop_reason(state["step"], args.max_steps)
 
     def validate():
         nonlocal val

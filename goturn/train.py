@@ -234,11 +234,7 @@ def main(args):
             log_validation(rt, val, state["step"])
         if args.save_every and state["step"] % args.save_every == 0:
             save()
-        if rt.should_stop():
-            return "signal"
-        if args.max_steps and state["step"] >= args.max_steps:
-            return "max_steps"
-        return None
+        return rt.stop_reason(state["step"], args.max_steps)
 
     meter = ThroughputMeter(warmup_steps=5)
     start = time.perf_counter()
