@@ -36,8 +36,9 @@ CLASSES = (
 )
 
 
-def write_video(path: str, frames: np.ndarray, fps: int = 25, gop: int = 12) -> None:
-    """Write RGB frames T x H x W x 3 as an MPEG-4 part 2 (XVID-tagged) .avi, like UCF-101's."""
+def write_video(path: str, frames: np.ndarray, fps: int = 25, gop: int = 12, b_frames: int = 0) -> None:
+    """Write RGB frames T x H x W x 3 as an MPEG-4 part 2 (XVID-tagged) .avi, like UCF-101's
+    (whose files also hold B-frames: `b_frames` between reference frames)."""
     with av.open(path, "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -45,6 +46,7 @@ def write_video(path: str, frames: np.ndarray, fps: int = 25, gop: int = 12) -> 
         stream.codec_tag = "XVID"
         stream.bit_rate = 600_000
         stream.codec_context.gop_size = gop  # frames between key frames
+        stream.codec_context.max_b_frames = b_frames
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

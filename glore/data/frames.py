@@ -84,6 +84,12 @@ class RawFrames:
         self.close()
 
 
+_FIRST_PTS: dict[str, int] = {}  # video path -> timestamp of its frame 0, per process
+# Frames a seek starts before the first wanted one when the video has B-frames: more than the
+# B-frames between two reference frames in Xvid/DivX files (at most 2 or 3).
+B_FRAME_MARGIN = 4
+
+
 class VideoFile:
     def __init__(self, path: str):
         self.path = path
@@ -103,8 +109,10 @@ class VideoFile:
             raise DataError(f"video {path} has no frame rate")
         self._fps = float(rate)
         self._time_base = float(self._stream.time_base)
-        self._start_pts = self._stream.start_time or 0
         self.num_frames = self._count_frames()
+        self._start_pts = self._first_frame_pts()
+        # Seeks go by decoding time in AVI, which starts before frame 0's presentation time.
+        self._seek_origin = min(self._stream.start_time or 0, self._start_pts)
 
     def _count_frames(self) -> int:
         if self._stream.frames > 0:
@@ -118,6 +126,22 @@ class VideoFile:
             raise DataError(f"video {self.path} holds no frames")
         return count
 
+    def _first_frame_pts(self) -> int:
+        """The timestamp of frame 0: the first decoded frame's, which is not always the stream's
+        start time (AVIs with B-frames, as UCF-101's Xvid files are, stamp frame 0 with 1, and
+        every frame would be taken one late). Decoded once per video and loader process."""
+        origin = _FIRST_PTS.get(self.path)
+        if origin is None:
+            origin = self._stream.start_time or 0
+            try:
+                first = next(iter(self._container.decode(self._stream)), None)
+            except av.FFmpegError:
+                first = None  # read() names the video when it cannot decode it
+            if first is not None and first.pts is not None:
+                origin = first.pts
+            _FIRST_PTS[self.path] = origin
+        return origin
+
     def _frame_index(self, frame) -> int:
         return round((frame.pts - self._start_pts) * self._time_base * self._fps)
 
@@ -126,9 +150,31 @@ class VideoFile:
         unique, inverse = np.unique(indices, return_inverse=True)
         first, last = int(unique[0]), int(unique[-1])
         wanted = {int(i) for i in unique}
+        # With B-frames the frames shown just before a key frame are decoded after it, and the
+        # seek (by decoding time in AVI) can land past the key frame they need: start a few
+        # frames earlier, and from the video's start if the first frame is still missed.
+        margin = B_FRAME_MARGIN if self._stream.codec_context.has_b_frames else 0
+        decoded = self._decode(first - margin, wanted, last)
+        if first not in decoded and min(decoded, default=first + 1) > first and first - margin > 0:
+            decoded.update(self._decode(0, wanted, last))
+        if not decoded:
+            raise DataError(
+                f"video {self.path}: no frame decoded in [{first}, {last}] "
+                f"(header says {self.num_frames} frames)"
+            )
+        # Container headers sometimes count a frame or two that does not decode: such frames take
+        # the nearest decoded frame before them (or after, at the start).
+        available = np.array(sorted(decoded))
+        nearest = available[np.clip(np.searchsorted(available, unique, side="right") - 1, 0, None)]
+        clip = np.stack([decoded[int(i)] for i in nearest])
+        return in_requested_order(clip, inverse)
+
+    def _decode(self, start: int, wanted: set[int], last: int) -> dict[int, np.ndarray]:
+        """The wanted frames among those decoded from the key frame at or before frame `start`
+        up to frame `last`, one seek."""
         decoded: dict[int, np.ndarray] = {}
         try:
-            target = self._start_pts + int(first / self._fps / self._time_base)
+            target = self._seek_origin + int(max(start, 0) / self._fps / self._time_base)
             self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
             for frame in self._container.decode(self._stream):
                 if frame.pts is None:
@@ -146,19 +192,9 @@ class VideoFile:
         except av.FFmpegError as error:
             if not decoded:
                 raise DataError(
-                    f"video {self.path} cannot be decoded around frame {first}: {error}"
+                    f"video {self.path} cannot be decoded around frame {start}: {error}"
                 ) from error
-        if not decoded:
-            raise DataError(
-                f"video {self.path}: no frame decoded in [{first}, {last}] "
-                f"(header says {self.num_frames} frames)"
-            )
-        # Container headers sometimes count a frame or two that does not decode: such frames take
-        # the nearest decoded frame before them (or after, at the start).
-        available = np.array(sorted(decoded))
-        nearest = available[np.clip(np.searchsorted(available, unique, side="right") - 1, 0, None)]
-        clip = np.stack([decoded[int(i)] for i in nearest])
-        return in_requested_order(clip, inverse)
+        return decoded
 
     def close(self) -> None:
         self._container.close()
