@@ -153,6 +153,23 @@ def test_det_box_is_rescaled_to_the_decoded_size(tmp_path):
     assert pair.prev_image is pair.curr_image  # decoded once
 
 
+def test_exif_rotation_is_ignored_the_box_fits_the_stored_pixels(tmp_path):
+    """A Flickr JPEG tagged "rotate 90" (EXIF orientation 6): the box was drawn on the stored
+    500 x 375 pixels; decoding must not turn them into 375 x 500 and stretch the box."""
+    from PIL import Image
+
+    write_det_image(tmp_path, "n01", "n01_1", 500, 375, [(10, 20, 100, 200)])
+    path = tmp_path / "images" / "n01" / "n01_1.JPEG"
+    image = Image.open(path)
+    exif = image.getexif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    image.save(path, exif=exif.tobytes())
+    table, _ = load_imagenet_det(tmp_path, "all")
+    pair = load_pair(table, 0)
+    assert pair.prev_image.shape == (375, 500, 3)
+    np.testing.assert_allclose(pair.prev_box, [10, 20, 100, 200])
+
+
 def test_det_split_is_sorted_and_negatives_count(tmp_path):
     folders = [f"n{k:02d}" for k in range(1, 11)] + ["ILSVRC2013_DET_train_extra0"]
     for folder in reversed(folders):

@@ -43,7 +43,8 @@ def decode_frame(path: str, num_frames: int) -> np.ndarray:
         raise DataError(
             f"frame {path} {reason} (the video has {num_frames} frames according to its list)"
         ) from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB) if data.size else None
+    # As stored, like the frames decoded from a video: an EXIF rotation does not apply to frames.
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise DataError(f"frame {path} is unreadable or corrupt")
     if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes():

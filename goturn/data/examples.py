@@ -36,12 +36,14 @@ class PairImages:
 
 
 def read_image(path: str) -> np.ndarray:
-    """H x W x 3 uint8 BGR (grey images are expanded to 3 channels)."""
+    """H x W x 3 uint8 BGR (grey images are expanded to 3 channels), the pixels as stored: an EXIF
+    orientation tag is ignored, since the boxes were drawn on the stored pixels (OpenCV would
+    rotate the image and the box would no longer fit it)."""
     try:
         data = np.fromfile(path, np.uint8)
     except OSError:
         data = np.zeros(0, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise DataError(f"cannot read image {path}: missing, unreadable or not an image")
     if is_truncated_jpeg(data):
