@@ -1,6 +1,8 @@
 """GOTURN's data loaders on tiny data sets written in the real on-disk formats:
 ALOV .ann polygons + JPEG frames, ILSVRC2014 DET XML + JPEG images."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -168,6 +170,17 @@ def test_exif_rotation_is_ignored_the_box_fits_the_stored_pixels(tmp_path):
     pair = load_pair(table, 0)
     assert pair.prev_image.shape == (375, 500, 3)
     np.testing.assert_allclose(pair.prev_box, [10, 20, 100, 200])
+
+
+def test_det_folders_one_level_deeper_are_indexed(tmp_path):
+    """ILSVRC2015's layout keeps the 2013 images in ILSVRC2013_train/<synset>/ beside the flat
+    ILSVRC2014_train_0000/: both are indexed, in sorted order."""
+    write_det_image(tmp_path, "ILSVRC2013_train/n02", "n02_1", 60, 40, [(10, 10, 30, 30)])
+    write_det_image(tmp_path, "ILSVRC2013_train/n01", "n01_1", 60, 40, [(5, 5, 25, 25)])
+    write_det_image(tmp_path, "ILSVRC2014_train_0000", "a_1", 60, 40, [(1, 1, 20, 20)])
+    table, report = load_imagenet_det(tmp_path, "all")
+    assert report.groups == 3 and not report.skipped and len(table) == 3
+    assert [Path(path).parent.name for path in table.paths] == ["n01", "n02", "ILSVRC2014_train_0000"]
 
 
 def test_det_split_is_sorted_and_negatives_count(tmp_path):

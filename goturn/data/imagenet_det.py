@@ -5,6 +5,8 @@ On disk::
     ILSVRC2014_Det/images/<folder>/<name>.JPEG
     ILSVRC2014_Det/gt/<folder>/<name>.xml
 
+(``<folder>`` may also be two levels, as ILSVRC2015's ``ILSVRC2013_train/<synset>``.)
+
 The XML gives ``annotation/size/{width,height}`` and, per object,
 ``object/bndbox/{xmin,ymin,xmax,ymax}``. As in the original GOTURN an object
 is skipped when it is wider than 0.66 of the image or taller than 0.66 of it,
@@ -103,8 +105,7 @@ def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
     table = PairTableBuilder("det")
     # Folders of either tree: annotations whose image folder is missing are
     # missing images, not something to pass over in silence.
-    folders = sorted({entry.name for tree in (images_dir, gt_dir) for entry in os.scandir(tree)
-                      if entry.is_dir()})
+    folders = sorted(leaf_folders(images_dir) | leaf_folders(gt_dir))
     for folder in select_folders(folders, split, val_fraction):
         report.groups += 1
         xml_files = sorted((gt_dir / folder).glob("*.xml")) if (gt_dir / folder).is_dir() else []
@@ -117,6 +118,29 @@ def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
     result = table.build()
     report.pairs = len(result)
     return result, report
+
+
+def leaf_folders(tree: Path) -> set[str]:
+    """The folders of ``tree`` that hold the files, as paths relative to it: its subfolders, or
+    one level further down for a subfolder holding only folders (ILSVRC2015's layout keeps the
+    2013 images in ``ILSVRC2013_train/<synset>/``); the flat layout would otherwise leave those
+    images out with nothing but a count."""
+    found = set()
+    for entry in os.scandir(tree):
+        if not entry.is_dir():
+            continue
+        subfolders = []
+        with os.scandir(entry.path) as inside:
+            for item in inside:
+                if not item.is_dir():  # it holds files: a folder of images or annotations
+                    subfolders = []
+                    break
+                subfolders.append(item.name)
+        if subfolders:
+            found.update(f"{entry.name}/{sub}" for sub in subfolders)
+        else:
+            found.add(entry.name)
+    return found
 
 
 def _add_image(table: PairTableBuilder, report: LoadReport, xml_file: Path, image_dir: Path,
