@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from glore.data.demo import write_video
 from glore.data.errors import DataError
 from glore.data.frames import RawFrames, VideoFile, open_frames
@@ -149,6 +150,25 @@ def test_prepare_extracts_in_parallel_writes_both_list_formats_and_resumes(tmp_p
     prepare(str(videos), str(annotations), str(out), splits=(1,), workers=1, log=messages.append)
     assert "5 of 6 videos already extracted" in messages[0]
     assert marker.stat().st_mtime_ns == stamp and len(os.listdir(removed)) == 26
+
+
+def test_prepare_links_videos_kept_elsewhere_so_the_videos_lists_resolve(tmp_path):
+    """UCF101.rar unpacks to UCF-101/: the lists are read relative to OUT/videos, which becomes a
+    link to it; a different OUT/videos already there is refused, not silently used."""
+    annotations, videos = official_data(tmp_path)
+    unpacked = tmp_path / "UCF-101"
+    videos.rename(unpacked)
+    out = tmp_path / "ucf101"
+    quiet = {"splits": (1,), "formats": ("videos",), "log": lambda _: None}
+    prepare(str(unpacked), str(annotations), str(out), **quiet)
+    assert (out / "videos").is_symlink()
+    split = load_split(str(out), 1, "videos")
+    with open_frames(split.train[0].path) as video:
+        assert video.read([0]).shape == (1, 48, 64, 3)
+    (out / "videos").unlink()
+    (out / "videos").mkdir()
+    with pytest.raises(UserError, match="exists and is not --videos"):
+        prepare(str(unpacked), str(annotations), str(out), **quiet)
 
 
 def test_prepare_names_a_bad_video_or_skips_and_counts_it(tmp_path):

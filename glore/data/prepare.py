@@ -134,6 +134,22 @@ def write_lists(out, split, subset, records: list[VideoRecord], videos_root, cou
         )
 
 
+def link_videos_folder(videos: str, out: str, log=print) -> None:
+    """The _videos.txt lists name videos relative to OUT/videos/, where the training reads them:
+    when --videos is another folder (UCF101.rar unpacks to UCF-101/), OUT/videos becomes a link
+    to it."""
+    target = os.path.join(out, "videos")
+    if os.path.exists(target) and os.path.samefile(target, videos):
+        return
+    if os.path.lexists(target):
+        raise UserError(
+            f"{target} exists and is not --videos {videos}: the _videos.txt lists are read "
+            f"relative to it; remove it, or pass --videos {target}"
+        )
+    os.symlink(os.path.abspath(videos), target)
+    log(f"{target} -> {os.path.abspath(videos)} (the videos lists are read relative to it)")
+
+
 def prepare(
     videos: str,
     annotations: str,
@@ -170,6 +186,8 @@ def prepare(
                 raise DataError(
                     f"video {os.path.join(videos, relative)} is missing (pass --skip_bad to leave it out)"
                 )
+    if "videos" in formats:
+        link_videos_folder(videos, out, log)
     for (split, subset), records in subsets.items():
         write_lists(out, split, subset, records, videos, counts, formats)
     copy_dir = os.path.join(out, "annotations")
