@@ -23,6 +23,7 @@ NaN where the frame is not annotated. Row 0 is the initialisation frame.
 """
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,7 +147,14 @@ def read_box_file(path: Path, separators: str = ",\t ") -> np.ndarray:
 
 
 def list_images(folder: Path) -> list[str]:
-    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The folder's images in frame order: numbers in names compare as numbers, so ffmpeg's
+    unpadded ``1.jpg, 2.jpg, ..., 10.jpg`` keep their order (as strings 10 comes before 2)."""
+    images = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    return [str(p) for p in sorted(images, key=natural_order)]
+
+
+def natural_order(path: Path) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name)]
 
 
 def read_otb(root) -> list[Sequence]:

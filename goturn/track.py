@@ -111,7 +111,10 @@ def track_video(tracker, frames, box, draw):
     for index, frame in enumerate(frames):
         start = time.perf_counter()
         if index == 0:
-            tracker.init(frame, box)
+            try:
+                tracker.init(frame, box)
+            except ValueError as error:
+                raise UserError(f"--box: {error}") from None
             current = list(box)
         else:
             current = tracker.update(frame)

@@ -157,8 +157,15 @@ class Tracker(SequenceTracker):
     # ---- several targets, one batch ----------------------------------------
     def init_targets(self, image, boxes) -> None:
         """Start tracking ``boxes`` (K x 4, [x, y, w, h]) in ``image``."""
-        self._previous_image = to_bgr_array(image)
-        self._previous_boxes = xywh_to_corners(boxes)
+        image, corners = to_bgr_array(image), xywh_to_corners(boxes)
+        height, width = image.shape[:2]
+        outside = (corners[:, 2] <= 0) | (corners[:, 3] <= 0) | (corners[:, 0] >= width) | (
+            corners[:, 1] >= height)
+        if outside.any():
+            box = corners_to_xywh(corners[outside])[0].tolist()
+            raise ValueError(f"the box {box} ([x, y, w, h]) lies outside the {width}x{height} image: nothing "
+                             "to track (boxes are x, y, width, height, not two corners)")
+        self._previous_image, self._previous_boxes = image, corners
 
     @torch.inference_mode()
     def update_targets(self, image) -> np.ndarray:

@@ -88,6 +88,12 @@ def test_grey_and_rgba_images_and_bad_input():
         tracker.update(frame.astype(np.float32))
     with pytest.raises(ValueError, match="positive"):
         tracker.init(frame, [1, 1, 0, 5])
+    # Outside the image (e.g. corners passed as x, y, w, h): refused, and the last good start kept.
+    height, width = frame.shape[:2]
+    for outside in ([width + 5, 10, 10, 10], [10, height, 5, 5], [-20, 5, 20, 5]):
+        with pytest.raises(ValueError, match=f"outside the {width}x{height} image"):
+            tracker.init(frame, outside)
+    np.testing.assert_allclose(tracker.update(rgba), box, atol=1e-4)
 
 
 def test_track_follows_the_got10k_toolkit_call_pattern(tmp_path):

@@ -71,6 +71,26 @@ def test_got10k_reader_visibility_and_test_split(tmp_path):
     assert np.isfinite(only_first.ground_truth[0]).all() and np.isnan(only_first.ground_truth[1:]).all()
 
 
+def test_got10k_test_split_result_files_hold_a_box_per_frame(tmp_path):
+    """GOT-10k's test split annotates frame 1 only; its server wants every frame's box."""
+    name = "GOT-10k_Test_000001"
+    write_got10k(tmp_path, names=(name,), split="test")
+    (tmp_path / "test" / name / "groundtruth.txt").write_text("1,2,30,20\n")
+    tracker = Tracker(ConstantNet(), device="cpu", name="Stub")
+    evaluate.evaluate(tracker, read_got10k(tmp_path, "test"), tmp_path / "eval", layout="got10k")
+    rows = (tmp_path / "eval" / "results" / "Stub" / name / f"{name}_001.txt").read_text().splitlines()
+    assert len(rows) == 6 and rows[0] == "1.000,2.000,30.000,20.000"
+
+
+def test_frames_folders_keep_frame_order_with_unpadded_numbers(tmp_path):
+    from goturn.sequences import list_images
+
+    for number in (1, 2, 10, 11, 3):
+        (tmp_path / f"frame{number}.png").write_bytes(b"")
+    assert [Path(p).name for p in list_images(tmp_path)] == [
+        "frame1.png", "frame2.png", "frame3.png", "frame10.png", "frame11.png"]
+
+
 def test_alov_reader_uses_trainings_validation_split(tmp_path):
     write_alov(tmp_path / "ALOV")
     validation = read_alov(tmp_path)            # the parent of ALOV/ is accepted
