@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from common.errors import UserError, run_cli
+from common.video import upright
 from goturn.sequences import IMAGE_SUFFIXES, list_images
 from goturn.tracker import Tracker
 
@@ -66,7 +67,7 @@ def read_frames(source: Path, max_frames: int | None):
             for index, frame in enumerate(container.decode(stream)):
                 if max_frames is not None and index >= max_frames:
                     break
-                yield frame.to_ndarray(format="rgb24")
+                yield upright(frame)
     return decoded(), rate
 
 

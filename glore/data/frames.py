@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from common.video import upright
 from glore.data.errors import DataError
 
 FRAME_TEMPLATE = "img_{:05d}.jpg"
@@ -187,7 +188,7 @@ class VideoFile:
                 if index > last:
                     break
                 if index in wanted:
-                    decoded[index] = frame.to_ndarray(format="rgb24")
+                    decoded[index] = upright(frame)
                 if index == last:
                     break
         except av.FFmpegError as error:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from common.cli import add_bool_flag
 from common.errors import UserError, run_cli
+from common.video import upright
 from glore.data.errors import DataError
 from glore.data.frames import FRAME_TEMPLATE, count_rawframes
 from glore.data.layout import list_path
@@ -45,7 +46,7 @@ def extract_frames(video_path: str, frame_dir: str, jpeg_quality: int = 95) -> i
                 count += 1
                 path = os.path.join(partial, FRAME_TEMPLATE.format(count))
                 if not cv2.imwrite(
-                    path, frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+                    path, upright(frame, "bgr24"), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
                 ):
                     raise DataError(f"cannot write {path}")
     except (OSError, IndexError, av.FFmpegError) as error:
