@@ -16,7 +16,7 @@ of one process. `evaluate_videos` is also what `glore.train` calls for its valid
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -430,21 +430,41 @@ def evaluate_and_report(
     return report
 
 
+def labels_for_model(records, data_names: list[str], model_names: list[str], args, log):
+    """The test records labelled in the model's class order. The same classes in another order
+    (lists written with another sort) are mapped by name; other classes are refused, since scores
+    would be compared with the labels of other classes. A checkpoint without class names
+    (``class_0``, ...) is taken to use the data's order."""
+    if data_names == model_names:
+        return records
+    unnamed = model_names == [f"class_{i}" for i in range(len(model_names))]
+    if unnamed and len(model_names) == len(data_names):
+        log.warning(f"{args.checkpoint} stores no class names: taking {args.data_path}'s order")
+        return records
+    if sorted(data_names) != sorted(model_names):
+        only_data = ", ".join(sorted(set(data_names) - set(model_names))[:5]) or "none"
+        only_model = ", ".join(sorted(set(model_names) - set(data_names))[:5]) or "none"
+        raise UserError(
+            f"{args.data_path} and {args.checkpoint} name different classes (only in the data: "
+            f"{only_data}; only in the checkpoint: {only_model})"
+        )
+    order = {name: index for index, name in enumerate(model_names)}
+    relabel = [order[name] for name in data_names]
+    log.warning(f"{args.data_path} lists the checkpoint's classes in another order: labels mapped by name")
+    return [replace(record, label=relabel[record.label]) for record in records]
+
+
 def main(args):
     args.output_dir = args.out or args.output_dir
     rt = setup_runtime(args)
     trained = load_trained_model(args.checkpoint, rt.device)
     data = load_split(args.data_path, args.split, args.data_format)
     test_list = list_path(data.root, "val", args.split, data.data_format)
-    if data.class_names != trained.class_names:
-        rt.log.warning(
-            f"the class names of {args.data_path} differ from those stored in {args.checkpoint}; "
-            "the report uses the checkpoint's"
-        )
+    records = labels_for_model(data.val, data.class_names, trained.class_names, args, rt.log)
     rt.log.info(f"checkpoint {args.checkpoint}, test list {test_list}")
     evaluate_and_report(
         trained.model,
-        data.val,
+        records,
         trained.class_names,
         rt,
         trained.clip_input,

@@ -157,3 +157,25 @@ def test_report_labels_both_accuracies_and_counts(tmp_path):
     assert json.loads((tmp_path / "report.json").read_text()) == report
     for name in ("confusion_clip.png", "confusion_video.png", "scores.npz"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_test_labels_follow_the_checkpoints_class_order():
+    """Lists written with another sort (JumpRope before JumpingJack) map by name; other classes are
+    refused; a checkpoint without names takes the data's order."""
+    import logging
+    import types
+
+    from common.errors import UserError
+    from glore.data.lists import VideoRecord
+    from glore.evaluate import labels_for_model
+
+    args = types.SimpleNamespace(data_path="data", checkpoint="model.pth")
+    log = logging.getLogger("test")
+    records = [VideoRecord("a", 0), VideoRecord("b", 1), VideoRecord("c", 2)]
+    data = ["JumpRope", "JumpingJack", "YoYo"]
+    assert labels_for_model(records, data, list(data), args, log) is records
+    mapped = labels_for_model(records, data, ["JumpingJack", "JumpRope", "YoYo"], args, log)
+    assert [r.label for r in mapped] == [1, 0, 2] and [r.path for r in mapped] == ["a", "b", "c"]
+    assert labels_for_model(records, data, ["class_0", "class_1", "class_2"], args, log) is records
+    with pytest.raises(UserError, match="only in the data: YoYo; only in the checkpoint: Zumba"):
+        labels_for_model(records, data, ["JumpingJack", "JumpRope", "Zumba"], args, log)
