@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from common.jpeg import is_truncated_jpeg
 from common.video import upright
 from glore.data.errors import DataError
 
@@ -35,20 +36,21 @@ def count_rawframes(frame_dir: str) -> int:
 
 def decode_frame(path: str, num_frames: int) -> np.ndarray:
     """One JPEG frame as H x W x 3 RGB, read from disk once; a missing, empty, corrupt or truncated
-    file fails with its path (libjpeg decodes a JPEG cut short with a grey tail and only a warning:
-    a whole one ends with the EOI marker, some writers pad a little after it)."""
+    file (common.jpeg) fails with its path."""
     try:
-        data = np.fromfile(path, np.uint8)
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as error:
         reason = "is missing" if not os.path.exists(path) else f"is unreadable ({error.strerror or error})"
         raise DataError(
             f"frame {path} {reason} (the video has {num_frames} frames according to its list)"
         ) from None
+    data = np.frombuffer(raw, np.uint8)
     # As stored, like the frames decoded from a video: an EXIF rotation does not apply to frames.
     image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise DataError(f"frame {path} is unreadable or corrupt")
-    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes():
+    if is_truncated_jpeg(raw):
         raise DataError(f"frame {path} is truncated (its JPEG data ends early)")
     return image
 

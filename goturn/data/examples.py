@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from common.jpeg import is_truncated_jpeg
 from goturn.data.crops import CropGeometry, box_to_crop_units, context_geometry, crop_with_context
 from goturn.data.motion import MotionModel, sample_moved_boxes
 from goturn.data.records import DataError, PairTable
@@ -40,21 +41,17 @@ def read_image(path: str) -> np.ndarray:
     orientation tag is ignored, since the boxes were drawn on the stored pixels (OpenCV would
     rotate the image and the box would no longer fit it)."""
     try:
-        data = np.fromfile(path, np.uint8)
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError:
-        data = np.zeros(0, np.uint8)
+        raw = b""
+    data = np.frombuffer(raw, np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise DataError(f"cannot read image {path}: missing, unreadable or not an image")
-    if is_truncated_jpeg(data):
+    if is_truncated_jpeg(raw):
         raise DataError(f"cannot read image {path}: the JPEG is truncated (no end-of-image marker)")
     return image
-
-
-def is_truncated_jpeg(data: np.ndarray) -> bool:
-    """libjpeg decodes a JPEG cut short with a grey tail and only a warning;
-    a whole one ends with the EOI marker (some writers pad a little after it)."""
-    return data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes()
 
 
 def _fit_box(box: np.ndarray, annotated_size: np.ndarray, image: np.ndarray) -> np.ndarray:
