@@ -181,3 +181,30 @@ def test_prepare_names_a_bad_video_or_skips_and_counts_it(tmp_path):
     )
     assert summary == {"videos": 5, "skipped": 1}
     assert "JumpRope" not in (out / "ucf101_val_split_1_rawframes.txt").read_text()
+
+
+def test_variable_rate_video_without_a_frame_count_is_sampled_to_its_end(tmp_path):
+    """Matroska keeps no frame count; frames come at 40 and 80 ms in turn (25 fps on average
+    for the container). Frames are indexed by time, so the count spans the last frame's time:
+    the last index reads the last frame, not one 70 % of the way in."""
+    from fractions import Fraction
+
+    path = str(tmp_path / "vfr.mkv")
+    frames = numbered_frames(20)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        milliseconds = 0
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts, picture.time_base = milliseconds, Fraction(1, 1000)
+            milliseconds += 40 if index % 2 == 0 else 80
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with VideoFile(path) as video:
+        assert video.num_frames == 1120 // 40 + 1  # the last frame is at 1120 ms
+        assert frame_number(video.read([video.num_frames - 1])[0]) == 19
+        assert frame_number(video.read([0])[0]) == 0

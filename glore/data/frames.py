@@ -123,12 +123,16 @@ class VideoFile:
             return int(self._stream.frames)
         if self._stream.duration:
             return max(1, round(self._stream.duration * self._time_base * self._fps))
-        # No header count (some containers): count packets once.
-        count = sum(1 for packet in self._container.demux(self._stream) if packet.size)
+        # No header count (Matroska/WebM, often with a variable frame rate): frames are indexed
+        # by time at the average rate, so the count is the last frame's time index plus one (the
+        # packet count would leave the end of a variable-rate video unsampled).
+        stamps = [packet.pts for packet in self._container.demux(self._stream) if packet.size]
         self._container.seek(0, stream=self._stream)
-        if count == 0:
+        if not stamps:
             raise DataError(f"video {self.path} holds no frames")
-        return count
+        times = [stamp for stamp in stamps if stamp is not None]
+        span = round((max(times) - min(times)) * self._time_base * self._fps) + 1 if times else 0
+        return max(len(stamps), span)
 
     def _first_frame_pts(self) -> int:
         """The timestamp of frame 0: the first decoded frame's, which is not always the stream's
