@@ -181,5 +181,5 @@ def normalize_clips(clips: torch.Tensor, device: torch.device, channels_last: bo
     channels-last (NDHWC) when the model is (glore.train --channels_last)."""
     clips = clips.to(device, non_blocking=device.type == "cuda")  # the loader pins batches on CUDA only
     mean = torch.tensor(MEAN, dtype=torch.float32, device=device).view(1, 3, 1, 1, 1)
-    clips = (clips.float() - mean) / STD
+    clips = torch.sub(clips, mean).div_(STD)  # the uint8/int16 -> float32 promotion inside the subtraction
     return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips
