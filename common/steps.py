@@ -2,7 +2,7 @@
 long the step waited for its batch, how long it took, and where each step's
 figures go (the throughput meter, loss.txt, TensorBoard, the progress line).
 
-    steps = EpochSteps(rt, meter, total=..., print_freq=..., desc="epoch 1/20",
+    steps = StepRecorder(rt, meter, total=..., print_freq=..., desc="epoch 1/20",
                        samples=batch_size * world_size, rate_name="ex_per_s")
     for batch in steps.timed(loader):
         ...  # the step itself
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from common.logs import ProgressLogger, ThroughputMeter
 
 
-class EpochSteps:
+class StepRecorder:
     def __init__(self, rt, meter: ThroughputMeter, *, total: int, print_freq: int, desc: str,
                  samples: int, rate_name: str, lr_name: str = "lr"):
         """``samples``: examples per step over all ranks; ``rate_name`` names

@@ -29,7 +29,7 @@ from common.errors import UserError, run_cli
 from common.logs import ThroughputMeter
 from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
-from common.steps import EpochSteps
+from common.steps import StepRecorder
 from common.summary import write_result
 from glore.data.dataset import (
     AUGMENT_ON,
@@ -146,7 +146,7 @@ def train_one_epoch(
     (the run's loader iterator) and turned into model inputs by `to_model_input`. `on_step` saves
     periodic checkpoints and returns a reason to stop early (or None)."""
     model.train()
-    steps = EpochSteps(
+    steps = StepRecorder(
         rt,
         meter,
         total=state["steps_per_epoch"],

@@ -30,7 +30,7 @@ from common.errors import run_cli
 from common.logs import ThroughputMeter
 from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
-from common.steps import EpochSteps
+from common.steps import StepRecorder
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
 from goturn.data.batches import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
@@ -119,7 +119,7 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
     ``on_step`` decides after each step whether to stop early (returns a
     reason) and does periodic work (validation, checkpoints)."""
     model.train()
-    steps = EpochSteps(rt, meter, total=state["steps_per_epoch"], print_freq=args.print_freq,
+    steps = StepRecorder(rt, meter, total=state["steps_per_epoch"], print_freq=args.print_freq,
                        desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
                        samples=args.batch_size * rt.world_size, rate_name="ex_per_s", lr_name="base_lr")
     reason = None

@@ -8,7 +8,7 @@ import pytest
 
 from common import steps as steps_module
 from common.logs import ThroughputMeter
-from common.steps import EpochSteps
+from common.steps import StepRecorder
 
 
 class FakeClock:
@@ -57,7 +57,7 @@ def slow_batches(clock, count: int, wait: float):
 
 def test_wait_and_step_times_leave_out_the_work_between_steps(clock):
     rt, meter = FakeRuntime(), ThroughputMeter(warmup_steps=0)
-    steps = EpochSteps(rt, meter, total=4, print_freq=1, desc="epoch 1/1", samples=50,
+    steps = StepRecorder(rt, meter, total=4, print_freq=1, desc="epoch 1/1", samples=50,
                        rate_name="ex_per_s", lr_name="base_lr")
     for index in steps.timed(slow_batches(clock, 4, wait=0.1)):
         clock.advance(0.3)  # the step's compute
@@ -74,7 +74,7 @@ def test_wait_and_step_times_leave_out_the_work_between_steps(clock):
 
 def test_progress_line_names_the_rate_and_the_wait(clock, caplog):
     rt = FakeRuntime()
-    steps = EpochSteps(rt, ThroughputMeter(), total=2, print_freq=2, desc="epoch 3/9", samples=8,
+    steps = StepRecorder(rt, ThroughputMeter(), total=2, print_freq=2, desc="epoch 3/9", samples=8,
                        rate_name="clips_per_s")
     with caplog.at_level(logging.INFO, logger="test_common_steps"):
         for index in steps.timed(slow_batches(clock, 2, wait=0.5)):
@@ -93,7 +93,7 @@ def test_breaking_out_stops_taking_batches(clock):
             taken.append(index)
             yield index
 
-    steps = EpochSteps(FakeRuntime(), ThroughputMeter(), total=10, print_freq=100, desc="e",
+    steps = StepRecorder(FakeRuntime(), ThroughputMeter(), total=10, print_freq=100, desc="e",
                        samples=1, rate_name="ex_per_s")
     for index in steps.timed(batches()):
         clock.advance(1.0)
