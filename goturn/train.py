@@ -331,7 +331,8 @@ def get_args_parser():
     solver.add_argument("--lr_step", type=int, default=100000, help="iterations between lr x gamma")
     solver.add_argument("--gamma", type=float, default=0.1)
     solver.add_argument("--epochs", type=int, default=20)
-    solver.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    solver.add_argument("--max_steps", type=int, default=450_000,
+                        help="stop after this many steps, the Caffe solver's max_iter (0: no limit)")
     evaluation = parser.add_argument_group("validation")
     evaluation.add_argument("--val_batches", type=int, default=100,
                             help="fixed validation batches of 50 examples (0: no validation)")

@@ -3,15 +3,22 @@
 # every machine; without an Ascend toolkit it changes nothing but ulimit.
 
 cann_set_env=""
-if [ -f /etc/Ascend/ascend_cann_install.info ]; then
-    # The installer records where CANN went, e.g. Install_Path=/usr/local/Ascend/ascend-toolkit
-    cann_path=$(sed -n 's/^Install_Path=//p' /etc/Ascend/ascend_cann_install.info | head -n 1)
-    for candidate in "${cann_path}/latest/set_env.sh" "${cann_path}/set_env.sh"; do
+cann_info=${ASCEND_CANN_INSTALL_INFO:-/etc/Ascend/ascend_cann_install.info}  # overridable for tests
+if [ -f "$cann_info" ]; then
+    # The installer records where CANN went: the parent folder (Install_Path=/usr/local/Ascend,
+    # holding ascend-toolkit/ or, for the runtime-only package, nnae/) or the toolkit itself.
+    cann_path=$(sed -n 's/^Install_Path=//p' "$cann_info" | head -n 1)
+    for candidate in "${cann_path}/ascend-toolkit/set_env.sh" "${cann_path}/nnae/set_env.sh" \
+                     "${cann_path}/latest/set_env.sh" "${cann_path}/set_env.sh"; do
         [ -f "$candidate" ] && cann_set_env=$candidate && break
     done
 fi
 if [ -z "$cann_set_env" ] && [ -f /usr/local/Ascend/ascend-toolkit/set_env.sh ]; then
     cann_set_env=/usr/local/Ascend/ascend-toolkit/set_env.sh
+fi
+if [ -z "$cann_set_env" ] && [ -n "${cann_path:-}" ]; then
+    echo "warning: no set_env.sh under ${cann_path} (from ${cann_info}):" \
+         "the Ascend environment is not set" >&2
 fi
 
 if [ -n "$cann_set_env" ]; then

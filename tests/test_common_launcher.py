@@ -4,6 +4,7 @@ whose train module is the tiny trainer."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,22 @@ def test_two_nodes_train_as_one_job_and_node_0_writes_the_summary(fake_model):
     assert "Final Performance images/sec" in outputs[0] and "Final Performance" not in outputs[1]
     summary = read_summary(fake_model / "test" / "output" / "0" / "Tiny_bs16_2p_perf.log")
     assert summary["RankSize"] == "2"
+
+
+@pytest.mark.parametrize("package", ["ascend-toolkit", "nnae"])
+def test_env_npu_finds_cann_from_its_install_record(tmp_path, package):
+    """/etc/Ascend/ascend_cann_install.info records the parent folder (Install_Path=/usr/local/Ascend);
+    set_env.sh is in its ascend-toolkit/ (or, runtime only, nnae/) folder."""
+    root = tmp_path / "Ascend"
+    (root / package).mkdir(parents=True)
+    (root / package / "set_env.sh").write_text("export CANN_MARKER=found\n")
+    info = tmp_path / "ascend_cann_install.info"
+    info.write_text(f"Install_Path={root}\n")
+    script = f"source {REPO_ROOT / 'test' / 'env_npu.sh'}; echo $CANN_MARKER $TASK_QUEUE_ENABLE"
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, "ASCEND_CANN_INSTALL_INFO": str(info)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.stdout.split() == ["found", "1"], result.stderr
+    info.write_text(f"Install_Path={tmp_path / 'elsewhere'}\n")
+    result = subprocess.run(["bash", "-c", script], env={**os.environ, "ASCEND_CANN_INSTALL_INFO": str(info)},
+                            capture_output=True, text=True, timeout=30)
+    assert "the Ascend environment is not set" in result.stderr or Path("/usr/local/Ascend").exists()
