@@ -70,19 +70,24 @@ def collective_device() -> torch.device:
     return torch.device("cpu")
 
 
-def _all_reduce(tensor: torch.Tensor, op) -> torch.Tensor:
-    """All-reduce ``tensor`` in place, by way of the collective device when it
-    lives elsewhere."""
-    if not is_initialized():
-        return tensor
+def _in_place(tensor: torch.Tensor, collective) -> torch.Tensor:
+    """Run ``collective`` (an in-place torch.distributed call) on ``tensor``, by way of a copy on
+    the collective device when the tensor lives elsewhere."""
     device = collective_device()
     if tensor.device == device:
-        dist.all_reduce(tensor, op=op)
+        collective(tensor)
     else:
         moved = tensor.to(device)
-        dist.all_reduce(moved, op=op)
+        collective(moved)
         tensor.copy_(moved)
     return tensor
+
+
+def _all_reduce(tensor: torch.Tensor, op) -> torch.Tensor:
+    """All-reduce ``tensor`` in place, on any device and backend."""
+    if not is_initialized():
+        return tensor
+    return _in_place(tensor, lambda t: dist.all_reduce(t, op=op))
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
@@ -100,14 +105,8 @@ def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
     """Rank ``src``'s buffers (BatchNorm statistics and counters) on every rank."""
     if not is_initialized():
         return
-    device = collective_device()
     for buffer in module.buffers():
-        if buffer.device == device:
-            dist.broadcast(buffer, src)
-        else:
-            moved = buffer.to(device)
-            dist.broadcast(moved, src)
-            buffer.copy_(moved)
+        _in_place(buffer, lambda t: dist.broadcast(t, src))
 
 
 def sum_ints(*values: int) -> list[int]:
@@ -115,15 +114,6 @@ def sum_ints(*values: int) -> list[int]:
     if not is_initialized():
         return list(values)
     return all_reduce_sum(torch.tensor(values, dtype=torch.int64)).tolist()
-
-
-def broadcast_object(obj, src: int = 0):
-    """Rank ``src``'s ``obj`` (anything picklable) on every rank."""
-    if not is_initialized():
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src)
-    return holder[0]
 
 
 def all_gather_object(obj) -> list:
