@@ -1,7 +1,22 @@
-"""Telling a JPEG cut short from a whole one. libjpeg decodes a truncated file with a grey tail
-and only a warning, so a decode that succeeds proves nothing."""
+"""Image files decoded the one way both models read them: as stored, and with a JPEG cut short
+told from a whole one (libjpeg decodes a truncated file with a grey tail and only a warning, so a
+decode that succeeds proves nothing)."""
+
+import cv2
+import numpy as np
 
 SOI, SOS, EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+
+
+def decode_as_stored(raw: bytes, rgb: bool = False) -> tuple[np.ndarray | None, bool]:
+    """Image bytes decoded to H x W x 3 uint8 (BGR, or RGB), the pixels as stored: an EXIF
+    orientation tag is ignored, since annotated boxes refer to the stored pixels and frames
+    decoded from a video are never turned. Returns the image (None when the bytes are no image)
+    and whether the JPEG is truncated."""
+    colour = cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR
+    data = np.frombuffer(raw, np.uint8)
+    image = cv2.imdecode(data, colour | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    return image, image is not None and is_truncated_jpeg(raw)
 
 
 def is_truncated_jpeg(data: bytes) -> bool:

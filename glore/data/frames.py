@@ -12,10 +12,9 @@ Each distinct frame of a clip is decoded once, even when a looped clip repeats i
 import os
 
 import av
-import cv2
 import numpy as np
 
-from common.jpeg import is_truncated_jpeg
+from common.jpeg import decode_as_stored
 from common.video import upright
 from glore.data.errors import DataError
 
@@ -45,12 +44,10 @@ def decode_frame(path: str, num_frames: int) -> np.ndarray:
         raise DataError(
             f"frame {path} {reason} (the video has {num_frames} frames according to its list)"
         ) from None
-    data = np.frombuffer(raw, np.uint8)
-    # As stored, like the frames decoded from a video: an EXIF rotation does not apply to frames.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    image, truncated = decode_as_stored(raw, rgb=True)
     if image is None:
         raise DataError(f"frame {path} is unreadable or corrupt")
-    if is_truncated_jpeg(raw):
+    if truncated:
         raise DataError(f"frame {path} is truncated (its JPEG data ends early)")
     return image
 

@@ -19,10 +19,9 @@ into the caller's buffer.
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from common.jpeg import is_truncated_jpeg
+from common.jpeg import decode_as_stored
 from goturn.data.crops import CropGeometry, box_to_crop_units, context_geometry, crop_with_context
 from goturn.data.motion import MotionModel, sample_moved_boxes
 from goturn.data.records import DataError, PairTable
@@ -37,19 +36,17 @@ class PairImages:
 
 
 def read_image(path: str) -> np.ndarray:
-    """H x W x 3 uint8 BGR (grey images are expanded to 3 channels), the pixels as stored: an EXIF
-    orientation tag is ignored, since the boxes were drawn on the stored pixels (OpenCV would
-    rotate the image and the box would no longer fit it)."""
+    """H x W x 3 uint8 BGR (grey images are expanded to 3 channels), the pixels as stored (the boxes
+    were drawn on them; an EXIF rotation would no longer fit them)."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError:
         raw = b""
-    data = np.frombuffer(raw, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    image, truncated = decode_as_stored(raw)
     if image is None:
         raise DataError(f"cannot read image {path}: missing, unreadable or not an image")
-    if is_truncated_jpeg(raw):
+    if truncated:
         raise DataError(f"cannot read image {path}: the JPEG is truncated (no end-of-image marker)")
     return image
 
