@@ -28,24 +28,26 @@ demo: $(STAMP)
 	bash goturn/test/train_full_1p.sh
 	# The trained tracker on the held-out demo videos, beside the no-motion
 	# baseline: report.json, success/precision plots and one rendered video.
-	$(PY) -m goturn.evaluate --checkpoint $(GOTURN_RUN)/checkpoint.pth \
+	$(PY) -m goturn.tracking.evaluate --checkpoint $(GOTURN_RUN)/checkpoint.pth \
 	    --data_path dataset/goturn_demo/ALOV --dataset alov \
 	    --out $(GOTURN_RUN)/tracking --videos 1 --discard_stale
 	bash glore/test/train_full_1p.sh
 	# Clip and video accuracy with a confusion matrix, then one prediction.
-	$(PY) -m glore.evaluate --checkpoint $(GLORE_RUN)/checkpoint.pth \
+	$(PY) -m glore.inference.evaluate --checkpoint $(GLORE_RUN)/checkpoint.pth \
 	    --data_path dataset/glore_demo --out $(GLORE_RUN)/evaluation
 	set -- $$(sed -n 45p $(GLORE_VIDEO_LIST)); \
 	    echo "predicting dataset/glore_demo/ucf101/videos/$$1 (true class: $${1%%/*})"; \
-	    $(PY) -m glore.predict --checkpoint $(GLORE_RUN)/checkpoint.pth \
+	    $(PY) -m glore.inference.predict --checkpoint $(GLORE_RUN)/checkpoint.pth \
 	        dataset/glore_demo/ucf101/videos/$$1 --topk 3
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -48,8 +48,14 @@ def run_job(job: Job, settings: Settings, device: torch.device) -> list[dict]:
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, **script_environment(job.model), "PYTHONPATH": path}
     try:
-        completed = subprocess.run([sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
-                                   cwd=REPO, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=JOB_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         reason = f"job {job.key} did not finish in {JOB_TIMEOUT_S} s"
     else:
@@ -62,20 +68,34 @@ def run_job(job: Job, settings: Settings, device: torch.device) -> list[dict]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer and shorter runs, without the training-run figures (memory, data "
-                             "wait) unless --only names them: about a minute")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="figures to run, by name or prefix (e.g. goturn.examples glore.step.fp32)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer and shorter runs, without the training-run figures (memory, data "
+        "wait) unless --only names them: about a minute",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="figures to run, by name or prefix (e.g. goturn.examples glore.step.fp32)",
+    )
     parser.add_argument("--list", action="store_true", help="list the figure names and exit")
     parser.add_argument("--json", metavar="FILE", help="also write the run (environment + figures) here")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown here")
     parser.add_argument("--device", default="auto", help="where steps run: auto|cpu|cuda|npu[:N]")
     parser.add_argument("--goturn_batch", type=int, default=50, help="GOTURN step batch (examples)")
-    parser.add_argument("--glore_batch", type=int, default=None,
-                        help="GloRe step/inference batch (clips); default 2 on CPU, 16 on accelerators")
+    parser.add_argument(
+        "--glore_batch",
+        type=int,
+        default=None,
+        help="GloRe step/inference batch (clips); default 2 on CPU, 16 on accelerators",
+    )
     parser.add_argument("--step_threads", type=int, default=2, help="CPU threads for the model steps")
     return parser
 
@@ -93,9 +113,15 @@ def main(args) -> int:
     started = time.perf_counter()
     records = []
     with tempfile.TemporaryDirectory(prefix="zoo_bench_") as workdir:
-        settings = Settings(quick=args.quick, device=str(device), goturn_batch=args.goturn_batch,
-                            glore_batch=args.glore_batch or (2 if device.type == "cpu" else 16),
-                            step_threads=args.step_threads, workdir=workdir, only=args.only)
+        settings = Settings(
+            quick=args.quick,
+            device=str(device),
+            goturn_batch=args.goturn_batch,
+            glore_batch=args.glore_batch or (2 if device.type == "cpu" else 16),
+            step_threads=args.step_threads,
+            workdir=workdir,
+            only=args.only,
+        )
         for job in JOBS:
             if not any(selected(name, args.only) for name in job.names):
                 continue
@@ -108,8 +134,10 @@ def main(args) -> int:
     env_end = environment(device)
     print()
     print(format_table(records, env_start))
-    print(f"# {time.perf_counter() - started:.0f} s; load average at the end "
-          f"{' '.join(map(str, env_end['load_average']))}")
+    print(
+        f"# {time.perf_counter() - started:.0f} s; load average at the end "
+        f"{' '.join(map(str, env_end['load_average']))}"
+    )
     command = ["python", "-m", "bench", *sys.argv[1:]]
     if args.json:
         write_json(args.json, records, env_start, env_end, command)

@@ -14,12 +14,12 @@ import torch
 
 from bench.harness import Figure, rate_figure, thread_limit
 from bench.inputs import GoturnPair
-from goturn.data.batches import ExampleStream, StreamBatches, make_loader
 from goturn.data.crops import CROP_SIZE
 from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.examples import load_pair, make_examples, read_image, search_boxes
 from goturn.data.motion import MotionModel
 from goturn.data.records import PairTable, PairTableBuilder
+from goturn.data.stream import ExampleStream, StreamBatches, make_loader
 
 GENERATED = 10  # synthetic examples per pair, plus the true one
 BATCH = 50
@@ -49,8 +49,14 @@ def generation_with_decode(pairs: list[GoturnPair], batches_per_run: int, repeat
             stream.batch(0, next(batch_numbers))
         return batches_per_run * BATCH
 
-    return rate_figure("goturn.examples.decode", "examples/s/core", work, repeats, threads=1,
-                       note="11 examples/pair, 2 JPEG decodes/pair, 320x240..640x480")
+    return rate_figure(
+        "goturn.examples.decode",
+        "examples/s/core",
+        work,
+        repeats,
+        threads=1,
+        note="11 examples/pair, 2 JPEG decodes/pair, 320x240..640x480",
+    )
 
 
 def generation_without_decode(pairs: list[GoturnPair], pairs_per_run: int, repeats) -> Figure:
@@ -71,8 +77,14 @@ def generation_without_decode(pairs: list[GoturnPair], pairs_per_run: int, repea
             make_examples(pair, centres, search, target)
         return pairs_per_run * (GENERATED + 1)
 
-    return rate_figure("goturn.examples.no_decode", "examples/s/core", work, repeats, threads=1,
-                       note="frames decoded beforehand")
+    return rate_figure(
+        "goturn.examples.no_decode",
+        "examples/s/core",
+        work,
+        repeats,
+        threads=1,
+        note="frames decoded beforehand",
+    )
 
 
 def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: int, repeats) -> Figure:
@@ -83,8 +95,9 @@ def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: in
     stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED)
     backlog = workers * PREFETCH_FACTOR + 1
     total = backlog + (repeats.warmup + repeats.runs) * batches_per_run
-    loader, sampler = make_loader(StreamBatches(stream, steps_per_epoch=total), workers,
-                                  prefetch_factor=PREFETCH_FACTOR)
+    loader, sampler = make_loader(
+        StreamBatches(stream, steps_per_epoch=total), workers, prefetch_factor=PREFETCH_FACTOR
+    )
     sampler.set_epoch(0)
     batches = iter(loader)
     for _ in range(backlog):
@@ -95,9 +108,15 @@ def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: in
             next(batches)
         return batches_per_run * BATCH
 
-    return rate_figure(f"goturn.loader.workers{workers}", "examples/s", work, repeats,
-                       threads=max(1, workers), note=f"{workers} loader workers, batch {BATCH}",
-                       cpu_time=workers == 0)
+    return rate_figure(
+        f"goturn.loader.workers{workers}",
+        "examples/s",
+        work,
+        repeats,
+        threads=max(1, workers),
+        note=f"{workers} loader workers, batch {BATCH}",
+        cpu_time=workers == 0,
+    )
 
 
 def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:
@@ -110,8 +129,14 @@ def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:
             read_image(path)
         return len(paths)
 
-    return rate_figure("goturn.jpeg_decode", "images/s/core", work, repeats, threads=1,
-                       note=f"cv2.imread of the {len(paths)} frames, 320x240..640x480")
+    return rate_figure(
+        "goturn.jpeg_decode",
+        "images/s/core",
+        work,
+        repeats,
+        threads=1,
+        note=f"cv2.imread of the {len(paths)} frames, 320x240..640x480",
+    )
 
 
 def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads: int) -> Figure:
@@ -120,8 +145,9 @@ def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads
     device included (pinned, as train.py's loader pins them on CUDA). The
     same crops by cv2 in the loader are in ``goturn.examples.no_decode``
     (per core, with the motion draws and labels)."""
-    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED,
-                           crops_on="device")
+    stream = ExampleStream(
+        [pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED, crops_on="device"
+    )
     batch = stream.batch(0, 0)
     if device.type == "cuda":
         batch = {key: value.pin_memory() for key, value in batch.items()}
@@ -132,8 +158,15 @@ def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads
         return crops
 
     with thread_limit(threads):
-        return rate_figure("goturn.device_crops", "crops/s", work, repeats, device=device, threads=threads,
-                           note=f"batch {BATCH}: {crops} crops from {len(batch['frame_table'])} frames")
+        return rate_figure(
+            "goturn.device_crops",
+            "crops/s",
+            work,
+            repeats,
+            device=device,
+            threads=threads,
+            note=f"batch {BATCH}: {crops} crops from {len(batch['frame_table'])} frames",
+        )
 
 
 def batch_bytes(pairs: list[GoturnPair], crops_on: str, batches: int = 8) -> Figure:
@@ -141,11 +174,21 @@ def batch_bytes(pairs: list[GoturnPair], crops_on: str, batches: int = 8) -> Fig
     batch), for ``--crops_on loader`` (uint8 crops) or ``device`` (each
     distinct frame once, uint8, and the crop rectangles); median over
     ``batches`` batches."""
-    stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED,
-                           crops_on=crops_on)
-    sizes = [sum(tensor.numel() * tensor.element_size() for tensor in stream.batch(0, index).values())
-             for index in range(batches)]
+    stream = ExampleStream(
+        [pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED, crops_on=crops_on
+    )
+    sizes = [
+        sum(tensor.numel() * tensor.element_size() for tensor in stream.batch(0, index).values())
+        for index in range(batches)
+    ]
     megabytes = [size / 2**20 for size in sizes]
-    return Figure(name=f"goturn.batch_bytes.{crops_on}", value=statistics.median(megabytes),
-                  unit="MiB/batch", minimum=min(megabytes), maximum=max(megabytes), runs=len(sizes),
-                  threads=0, note=f"batch {BATCH}, 2 frames per pair, 320x240..640x480")
+    return Figure(
+        name=f"goturn.batch_bytes.{crops_on}",
+        value=statistics.median(megabytes),
+        unit="MiB/batch",
+        minimum=min(megabytes),
+        maximum=max(megabytes),
+        runs=len(sizes),
+        threads=0,
+        note=f"batch {BATCH}, 2 frames per pair, 320x240..640x480",
+    )

@@ -41,9 +41,17 @@ class Repeats:
     runs: int
 
 
-def rate_figure(name: str, unit: str, work: Callable[[], int], repeats: Repeats, *,
-                device: torch.device = CPU, threads: int | None = None, note: str = "",
-                cpu_time: bool = True) -> Figure:
+def rate_figure(
+    name: str,
+    unit: str,
+    work: Callable[[], int],
+    repeats: Repeats,
+    *,
+    device: torch.device = CPU,
+    threads: int | None = None,
+    note: str = "",
+    cpu_time: bool = True,
+) -> Figure:
     """Call ``work`` (which returns how many items it processed) ``warmup``
     times untimed, then ``runs`` times timed; each run gives items/second.
     On an accelerator the queue is drained before the clock stops.
@@ -63,10 +71,18 @@ def rate_figure(name: str, unit: str, work: Callable[[], int], repeats: Repeats,
         synchronize(device)
         rates.append(items / (time.perf_counter() - start))
         cpu_rates.append(items / max(time.process_time() - cpu_start, 1e-9))
-    return Figure(name=name, value=statistics.median(rates), unit=unit, minimum=min(rates),
-                  maximum=max(rates), runs=len(rates), device=str(device),
-                  threads=torch.get_num_threads() if threads is None else threads, note=note,
-                  per_cpu_second=statistics.median(cpu_rates) if cpu_time else None)
+    return Figure(
+        name=name,
+        value=statistics.median(rates),
+        unit=unit,
+        minimum=min(rates),
+        maximum=max(rates),
+        runs=len(rates),
+        device=str(device),
+        threads=torch.get_num_threads() if threads is None else threads,
+        note=note,
+        per_cpu_second=statistics.median(cpu_rates) if cpu_time else None,
+    )
 
 
 def not_measured(name: str, unit: str, note: str, device: str = "cpu") -> Figure:

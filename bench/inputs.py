@@ -88,8 +88,9 @@ def goturn_pairs(folder: Path, count: int, seed: int = 0) -> list[GoturnPair]:
     return pairs
 
 
-def video_frames(rng: np.random.Generator, num_frames: int, width: int = 320,
-                 height: int = 240) -> np.ndarray:
+def video_frames(
+    rng: np.random.Generator, num_frames: int, width: int = 320, height: int = 240
+) -> np.ndarray:
     """num_frames x H x W x 3 BGR: a scene panning slowly with a moving block,
     so consecutive frames differ as in real video (P-frames are not empty)."""
     scene = picture(rng, width + num_frames, height)
@@ -97,7 +98,7 @@ def video_frames(rng: np.random.Generator, num_frames: int, width: int = 320,
     colour = tuple(int(c) for c in rng.integers(0, 256, 3))
     for t in range(num_frames):
         frame = frames[t]
-        frame[...] = scene[:, t:t + width]
+        frame[...] = scene[:, t : t + width]
         x = int((width - 60) * (0.5 + 0.5 * np.sin(t / 9.0)))
         cv2.rectangle(frame, (x, 80), (x + 60, 150), colour, -1)
     return frames

@@ -43,10 +43,24 @@ class Plan:
 # (a loader of its own) would count as growth. Steps warm up
 # for longer: oneDNN's bf16 kernels reach speed on the third step (GOTURN
 # bf16, steps 1-4: 105, 149, 189, 183 examples/s).
-FULL = Plan(data=Repeats(1, 5), step=Repeats(3, 3), goturn_batches_per_run=12, goturn_pairs_per_run=48,
-            loader_batches_per_run=8, clips_per_run=24, memory_steps=28)
-QUICK = Plan(data=Repeats(1, 3), step=Repeats(2, 2), goturn_batches_per_run=6, goturn_pairs_per_run=24,
-             loader_batches_per_run=4, clips_per_run=12, memory_steps=24)
+FULL = Plan(
+    data=Repeats(1, 5),
+    step=Repeats(3, 3),
+    goturn_batches_per_run=12,
+    goturn_pairs_per_run=48,
+    loader_batches_per_run=8,
+    clips_per_run=24,
+    memory_steps=28,
+)
+QUICK = Plan(
+    data=Repeats(1, 3),
+    step=Repeats(2, 2),
+    goturn_batches_per_run=6,
+    goturn_pairs_per_run=24,
+    loader_batches_per_run=4,
+    clips_per_run=12,
+    memory_steps=24,
+)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 GOTURN_PAIRS = 24
@@ -110,7 +124,7 @@ def _glore_videos(settings: Settings):
 
 def goturn_generation(settings: Settings) -> list[Figure]:
     from bench import goturn_data
-    from goturn.data.batches import init_loader_worker
+    from goturn.data.stream import init_loader_worker
 
     pairs = _goturn_pairs(settings)
     _pin_to_one_core()
@@ -119,9 +133,11 @@ def goturn_generation(settings: Settings) -> list[Figure]:
     figures = {
         "goturn.jpeg_decode": lambda: goturn_data.jpeg_decode(pairs, plan.data),
         "goturn.examples.decode": lambda: goturn_data.generation_with_decode(
-            pairs, plan.goturn_batches_per_run, plan.data),
+            pairs, plan.goturn_batches_per_run, plan.data
+        ),
         "goturn.examples.no_decode": lambda: goturn_data.generation_without_decode(
-            pairs, plan.goturn_pairs_per_run, plan.data),
+            pairs, plan.goturn_pairs_per_run, plan.data
+        ),
     }
     return [measure() for name, measure in figures.items() if settings.wants(name)]
 
@@ -140,9 +156,13 @@ def goturn_loader(settings: Settings) -> list[Figure]:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     pairs = _goturn_pairs(settings)
-    return [goturn_data.loader_throughput(pairs, workers, settings.plan.loader_batches_per_run,
-                                          settings.plan.data)
-            for workers in (0, 1, 2) if settings.wants(f"goturn.loader.workers{workers}")]
+    return [
+        goturn_data.loader_throughput(
+            pairs, workers, settings.plan.loader_batches_per_run, settings.plan.data
+        )
+        for workers in (0, 1, 2)
+        if settings.wants(f"goturn.loader.workers{workers}")
+    ]
 
 
 def goturn_device_crops(settings: Settings) -> list[Figure]:
@@ -153,10 +173,14 @@ def goturn_device_crops(settings: Settings) -> list[Figure]:
     pairs = _goturn_pairs(settings)
     figures = []
     if settings.wants("goturn.device_crops"):
-        figures.append(goturn_data.device_crops(pairs, _device(settings), settings.plan.data,
-                                                settings.step_threads))
-    figures += [goturn_data.batch_bytes(pairs, mode) for mode in ("loader", "device")
-                if settings.wants(f"goturn.batch_bytes.{mode}")]
+        figures.append(
+            goturn_data.device_crops(pairs, _device(settings), settings.plan.data, settings.step_threads)
+        )
+    figures += [
+        goturn_data.batch_bytes(pairs, mode)
+        for mode in ("loader", "device")
+        if settings.wants(f"goturn.batch_bytes.{mode}")
+    ]
     return figures
 
 
@@ -167,8 +191,11 @@ def glore_clip_loading(settings: Settings) -> list[Figure]:
     videos = _glore_videos(settings)
     _pin_to_one_core()
     loader_worker_init(0)
-    figures = [glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
-               for source in ("rawframes", "video") if settings.wants(f"glore.clips.{source}")]
+    figures = [
+        glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
+        for source in ("rawframes", "video")
+        if settings.wants(f"glore.clips.{source}")
+    ]
     if settings.wants("glore.augment.loader"):
         plan = settings.plan
         figures.append(glore_data.loader_augmentation(videos, plan.clips_per_run, plan.data))
@@ -183,10 +210,16 @@ def glore_device_augment(settings: Settings) -> list[Figure]:
     videos = _glore_videos(settings)
     figures = []
     if settings.wants("glore.augment.device"):
-        figures.append(glore_data.device_augmentation(videos, _device(settings), settings.plan.data,
-                                                      settings.step_threads))
-    figures += [glore_data.batch_bytes(videos, mode) for mode in ("loader", "device")
-                if settings.wants(f"glore.batch_bytes.{mode}")]
+        figures.append(
+            glore_data.device_augmentation(
+                videos, _device(settings), settings.plan.data, settings.step_threads
+            )
+        )
+    figures += [
+        glore_data.batch_bytes(videos, mode)
+        for mode in ("loader", "device")
+        if settings.wants(f"glore.batch_bytes.{mode}")
+    ]
     return figures
 
 
@@ -210,6 +243,7 @@ def goturn_steps(precision: str) -> Callable[[Settings], list[Figure]]:
             return [not_measured(f"goturn.step.{precision}", "examples/s", reason, str(device))]
         batch = goturn_data.one_batch(_goturn_pairs(settings), settings.goturn_batch)
         return [steps.goturn_step(batch, device, precision, settings.plan.step, settings.step_threads)]
+
     return run
 
 
@@ -220,15 +254,21 @@ def glore_models(precision: str) -> Callable[[Settings], list[Figure]]:
         device = _device(settings)
         reason = steps.unsupported_precision(device, precision)
         if reason:
-            return [not_measured(f"glore.{kind}.{precision}", "clips/s", reason, str(device))
-                    for kind in ("step", "infer")]
+            return [
+                not_measured(f"glore.{kind}.{precision}", "clips/s", reason, str(device))
+                for kind in ("step", "infer")
+            ]
         clips = steps.glore_clips(settings.glore_batch)
         figures = {
             f"glore.step.{precision}": steps.glore_step,
             f"glore.infer.{precision}": steps.glore_inference,
         }
-        return [measure(clips, device, precision, settings.plan.step, settings.step_threads)
-                for name, measure in figures.items() if settings.wants(name)]
+        return [
+            measure(clips, device, precision, settings.plan.step, settings.step_threads)
+            for name, measure in figures.items()
+            if settings.wants(name)
+        ]
+
     return run
 
 
@@ -237,27 +277,50 @@ def training_memory(model: str) -> Callable[[Settings], list[Figure]]:
         from bench import memory
 
         return memory.training_memory(model, settings.plan.memory_steps, settings.device)
+
     return run
 
 
 JOBS = [
-    Job("goturn.generation", "goturn",
-        ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"], goturn_generation),
+    Job(
+        "goturn.generation",
+        "goturn",
+        ["goturn.jpeg_decode", "goturn.examples.decode", "goturn.examples.no_decode"],
+        goturn_generation,
+    ),
     Job("goturn.loader", "goturn", [f"goturn.loader.workers{w}" for w in (0, 1, 2)], goturn_loader),
-    Job("goturn.device_crops", "goturn",
+    Job(
+        "goturn.device_crops",
+        "goturn",
         ["goturn.device_crops", "goturn.batch_bytes.loader", "goturn.batch_bytes.device"],
-        goturn_device_crops),
-    *[Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
-      for p in PRECISIONS],
-    Job("glore.clips", "glore", ["glore.clips.rawframes", "glore.clips.video", "glore.augment.loader"],
-        glore_clip_loading),
-    Job("glore.device_augment", "glore",
+        goturn_device_crops,
+    ),
+    *[
+        Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
+        for p in PRECISIONS
+    ],
+    Job(
+        "glore.clips",
+        "glore",
+        ["glore.clips.rawframes", "glore.clips.video", "glore.augment.loader"],
+        glore_clip_loading,
+    ),
+    Job(
+        "glore.device_augment",
+        "glore",
         ["glore.augment.device", "glore.batch_bytes.loader", "glore.batch_bytes.device"],
-        glore_device_augment),
-    *[Job(f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p), precision=p)
-      for p in PRECISIONS],
-    *[Job(f"{m}.memory", m, memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
-      for m in ("goturn", "glore")],
+        glore_device_augment,
+    ),
+    *[
+        Job(
+            f"glore.model.{p}", "glore", [f"glore.step.{p}", f"glore.infer.{p}"], glore_models(p), precision=p
+        )
+        for p in PRECISIONS
+    ],
+    *[
+        Job(f"{m}.memory", m, memory_figure_names(m), training_memory(m), in_process=True, in_quick=False)
+        for m in ("goturn", "glore")
+    ],
 ]
 JOBS_BY_KEY = {job.key: job for job in JOBS}
 

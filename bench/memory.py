@@ -44,8 +44,12 @@ def demo_data(model: str) -> Path:
     """The demo data set where the launcher keeps it, generated once.
     Raises RuntimeError with the generator's error when that fails."""
     folder = REPO / "dataset" / f"{model}_demo"
-    completed = subprocess.run([sys.executable, "-m", f"{model}.data.demo", "--out", str(folder)], cwd=REPO,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", f"{model}.data.demo", "--out", str(folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"{model}.data.demo failed: {completed.stderr.strip()[-500:]}")
     return folder
@@ -63,12 +67,31 @@ def training_memory(model: str, steps: int, device: str = "cpu") -> list[Figure]
         return _not_measured(model, str(error))
     with tempfile.TemporaryDirectory(prefix=f"zoo_bench_{model}_") as folder:
         result_path = Path(folder) / "memory.json"
-        command = [sys.executable, "-m", "bench.memory_probe", str(result_path), module,
-                   "--data_path", str(data_path), "--output_dir", str(Path(folder) / "run"),
-                   *arguments, "--max_steps", str(steps), "--device", device]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.memory_probe",
+            str(result_path),
+            module,
+            "--data_path",
+            str(data_path),
+            "--output_dir",
+            str(Path(folder) / "run"),
+            *arguments,
+            "--max_steps",
+            str(steps),
+            "--device",
+            device,
+        ]
         try:
-            completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                                       env={**os.environ, **script_environment(model)}, timeout=RUN_TIMEOUT_S)
+            completed = subprocess.run(
+                command,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                env={**os.environ, **script_environment(model)},
+                timeout=RUN_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             return _not_measured(model, f"{module} did not finish {steps} steps in {RUN_TIMEOUT_S} s")
         if completed.returncode != 0 or not result_path.exists():
@@ -102,14 +125,43 @@ def _figures(model: str, result: dict, device: str) -> list[Figure]:
     wait = result["data_wait_fraction"]
     wait_percent = None if wait is None else 100 * wait
     steps_note = f"{len(rows)} steps of the demo run"
-    worker_note = (f"largest loader worker {result['peak_worker_mib']:.0f} MiB RSS (mostly pages shared "
-                   f"with the process); process + workers at most {max(totals):.0f} MiB PSS")
+    worker_note = (
+        f"largest loader worker {result['peak_worker_mib']:.0f} MiB RSS (mostly pages shared "
+        f"with the process); process + workers at most {max(totals):.0f} MiB PSS"
+    )
     return [
-        Figure(f"{model}.memory.peak_rss", peak, "MiB", peak, peak, 1, device, 0,
-               note=f"training process; {worker_note}; {steps_note}"),
-        Figure(f"{model}.memory.growth", growth, "MiB/step", growth, growth, 1, device, 0,
-               note=f"PSS of process + workers after {WARMUP_STEPS} warm-up steps: "
-                    f"{min(steady):.0f}..{max(steady):.0f} MiB"),
-        Figure(f"{model}.train.data_wait", wait_percent, "%", wait_percent, wait_percent, 1, device, 0,
-               note=f"loader wait / step time after 5 warm-up steps; {steps_note}"),
+        Figure(
+            f"{model}.memory.peak_rss",
+            peak,
+            "MiB",
+            peak,
+            peak,
+            1,
+            device,
+            0,
+            note=f"training process; {worker_note}; {steps_note}",
+        ),
+        Figure(
+            f"{model}.memory.growth",
+            growth,
+            "MiB/step",
+            growth,
+            growth,
+            1,
+            device,
+            0,
+            note=f"PSS of process + workers after {WARMUP_STEPS} warm-up steps: "
+            f"{min(steady):.0f}..{max(steady):.0f} MiB",
+        ),
+        Figure(
+            f"{model}.train.data_wait",
+            wait_percent,
+            "%",
+            wait_percent,
+            wait_percent,
+            1,
+            device,
+            0,
+            note=f"loader wait / step time after 5 warm-up steps; {steps_note}",
+        ),
     ]

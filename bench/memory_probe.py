@@ -62,8 +62,13 @@ def main(result_path: str, module: str, train_args: list[str]) -> int:
         if not meters or meters[-1] is not meter:
             meters.append(meter)
         workers = child_pids()
-        samples.append({"main_rss_mib": resident_mib(), "main_pss_mib": proportional_mib(),
-                        "workers_pss_mib": sum(proportional_mib(pid) for pid in workers)})
+        samples.append(
+            {
+                "main_rss_mib": resident_mib(),
+                "main_pss_mib": proportional_mib(),
+                "workers_pss_mib": sum(proportional_mib(pid) for pid in workers),
+            }
+        )
 
     ThroughputMeter.update = recording_update
     sys.argv = [module, *train_args]

@@ -61,8 +61,11 @@ def figure_record(figure: Figure) -> dict:
         "reference": target.reference if target else None,
         "target": _round(target.minimum) if target else None,
         "target_is": ("at_most" if target.at_most else "at_least") if target else None,
-        "ratio_to_reference": (_round(figure.value / target.reference)
-                               if target and target.reference and figure.value is not None else None),
+        "ratio_to_reference": (
+            _round(figure.value / target.reference)
+            if target and target.reference and figure.value is not None
+            else None
+        ),
         "meets_target": target.met_by(figure.value) if target and figure.value is not None else None,
         "note": figure.note,
     }
@@ -81,22 +84,59 @@ def print_json_lines(records: list[dict], stream=sys.stdout) -> None:
 
 
 def format_table(records: list[dict], env: dict) -> str:
-    header = ("figure", "value", "min..max", "unit", "runs", "thr", "per CPU-s", "reference", "target",
-              "ratio", "")
+    header = (
+        "figure",
+        "value",
+        "min..max",
+        "unit",
+        "runs",
+        "thr",
+        "per CPU-s",
+        "reference",
+        "target",
+        "ratio",
+        "",
+    )
     rows = [header]
     for r in records:
         status = {True: "met", False: "MISSED", None: ""}[r["meets_target"]]
         if r["value"] is None:
-            rows.append((r["name"], "-", "", r["unit"], "", "", "", "", _target_text(r), "",
-                         f"not measured: {r['note']}"))
+            rows.append(
+                (
+                    r["name"],
+                    "-",
+                    "",
+                    r["unit"],
+                    "",
+                    "",
+                    "",
+                    "",
+                    _target_text(r),
+                    "",
+                    f"not measured: {r['note']}",
+                )
+            )
             continue
-        rows.append((r["name"], _text(r["value"]), f"{_text(r['min'])}..{_text(r['max'])}", r["unit"],
-                     str(r["runs"]), str(r["threads"]), _text(r["per_cpu_second"]), _text(r["reference"]),
-                     _target_text(r),
-                     f"{r['ratio_to_reference']}x" if r["ratio_to_reference"] is not None else "", status))
+        rows.append(
+            (
+                r["name"],
+                _text(r["value"]),
+                f"{_text(r['min'])}..{_text(r['max'])}",
+                r["unit"],
+                str(r["runs"]),
+                str(r["threads"]),
+                _text(r["per_cpu_second"]),
+                _text(r["reference"]),
+                _target_text(r),
+                f"{r['ratio_to_reference']}x" if r["ratio_to_reference"] is not None else "",
+                status,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [f"# device {env['device']} ({env['device_name']}), torch {env['torch']}, "
-             f"{env['cores']} cores, load average {' '.join(map(str, env['load_average']))}"]
+    lines = [
+        f"# device {env['device']} ({env['device_name']}), torch {env['torch']}, "
+        f"{env['cores']} cores, load average {' '.join(map(str, env['load_average']))}"
+    ]
     for index, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
         if index == 0:
@@ -106,18 +146,24 @@ def format_table(records: list[dict], env: dict) -> str:
 
 def format_markdown(records: list[dict]) -> str:
     """The table as Markdown, for the README's performance section."""
-    lines = ["| figure | median | min..max | unit | runs | threads | reference | target | ratio | |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| figure | median | min..max | unit | runs | threads | reference | target | ratio | |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in records:
         if r["value"] is None:
-            lines.append(f"| `{r['name']}` | – | | {r['unit']} | | | | {_target_text(r)} | | "
-                         f"not measured: {r['note']} |")
+            lines.append(
+                f"| `{r['name']}` | – | | {r['unit']} | | | | {_target_text(r)} | | "
+                f"not measured: {r['note']} |"
+            )
             continue
         status = {True: "met", False: "**missed**", None: ""}[r["meets_target"]]
         ratio = f"{r['ratio_to_reference']}x" if r["ratio_to_reference"] is not None else ""
-        lines.append(f"| `{r['name']}` | {_text(r['value'])} | {_text(r['min'])}..{_text(r['max'])} | "
-                     f"{r['unit']} | {r['runs']} | {r['threads']} | {_text(r['reference'])} | "
-                     f"{_target_text(r)} | {ratio} | {status} |")
+        lines.append(
+            f"| `{r['name']}` | {_text(r['value'])} | {_text(r['min'])}..{_text(r['max'])} | "
+            f"{r['unit']} | {r['runs']} | {r['threads']} | {_text(r['reference'])} | "
+            f"{_target_text(r)} | {ratio} | {status} |"
+        )
     return "\n".join(lines)
 
 
@@ -136,8 +182,12 @@ def _text(value) -> str:
 
 
 def write_json(path: str, records: list[dict], env_start: dict, env_end: dict, command: list[str]) -> None:
-    payload = {"command": " ".join(command), "environment": env_start,
-               "load_average_end": env_end["load_average"], "figures": records}
+    payload = {
+        "command": " ".join(command),
+        "environment": env_start,
+        "load_average_end": env_end["load_average"],
+        "figures": records,
+    }
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:

@@ -9,11 +9,11 @@ import torch
 
 from bench.harness import Figure, Repeats, rate_figure, thread_limit
 from common.precision import autocast, make_grad_scaler
+from glore.inference.trained_model import model_input
 from glore.model import GloReNet, to_channels_last
 from glore.optim import build_optimizer
-from glore.trained_model import model_input
 from goturn.model import GoturnNet
-from goturn.solver import build_solver, fused_update
+from goturn.optim import build_solver, fused_update
 from goturn.train import l1_sum
 from goturn.train import to_device as goturn_to_device
 
@@ -32,17 +32,23 @@ def unsupported_precision(device: torch.device, precision: str) -> str:
     return ""
 
 
-def goturn_step(batch: dict[str, torch.Tensor], device: torch.device, precision: str,
-                repeats: Repeats, threads: int) -> Figure:
+def goturn_step(
+    batch: dict[str, torch.Tensor], device: torch.device, precision: str, repeats: Repeats, threads: int
+) -> Figure:
     """One step of goturn.train: frozen towers (pretrained convs get no
     gradients), channels-last, the summed L1 loss, Caffe SGD (fused where
     train.py fuses it) on the FC layers, the loss read back."""
     model = GoturnNet()
     model.freeze_features()
     model = model.to(device).to(memory_format=torch.channels_last).train()
-    optimizer, scheduler = build_solver(model, base_lr=1e-6, momentum=0.9, weight_decay=5e-4,
-                                        step_size=100_000,
-                                        fused=fused_update(device, precision))
+    optimizer, scheduler = build_solver(
+        model,
+        base_lr=1e-6,
+        momentum=0.9,
+        weight_decay=5e-4,
+        step_size=100_000,
+        fused=fused_update(device, precision),
+    )
     scaler = make_grad_scaler(device, precision, None)
 
     def work() -> int:
@@ -59,27 +65,37 @@ def goturn_step(batch: dict[str, torch.Tensor], device: torch.device, precision:
         return len(label)
 
     with thread_limit(threads):
-        return rate_figure(f"goturn.step.{precision}", "examples/s", work, repeats, device=device,
-                           threads=threads, note=f"batch {len(batch['label'])}, frozen convs")
+        return rate_figure(
+            f"goturn.step.{precision}",
+            "examples/s",
+            work,
+            repeats,
+            device=device,
+            threads=threads,
+            note=f"batch {len(batch['label'])}, frozen convs",
+        )
 
 
 def glore_clips(batch_size: int, clip_len: int = 8, size: int = 224, seed: int = 0) -> torch.Tensor:
     """Integer clips as the loader yields them (int16 after pixel jitter)."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(-20, 276, (batch_size, 3, clip_len, size, size), dtype=torch.int16,
-                         generator=generator)
+    return torch.randint(
+        -20, 276, (batch_size, 3, clip_len, size, size), dtype=torch.int16, generator=generator
+    )
 
 
-def glore_step(clips: torch.Tensor, device: torch.device, precision: str, repeats: Repeats,
-               threads: int) -> Figure:
+def glore_step(
+    clips: torch.Tensor, device: torch.device, precision: str, repeats: Repeats, threads: int
+) -> Figure:
     """One step of glore.train: normalise on the device, forward, cross-entropy,
     backward, the fine-tuning SGD of glore.optim (every layer but the new
     classifier counted as pretrained), the loss read back; channels-last, as
     train.py runs by default."""
     model = to_channels_last(GloReNet(UCF101_CLASSES).to(device)).train()
     pretrained = {name for name, _ in model.named_parameters() if not name.startswith("classifier.")}
-    optimizer = build_optimizer(model, pretrained, lr=1e-3, momentum=0.9, weight_decay=1e-4,
-                                pretrained_lr_mult=0.5)
+    optimizer = build_optimizer(
+        model, pretrained, lr=1e-3, momentum=0.9, weight_decay=1e-4, pretrained_lr_mult=0.5
+    )
     scaler = make_grad_scaler(device, precision, None)
     criterion = torch.nn.CrossEntropyLoss()
     labels = torch.arange(len(clips), device=device) % UCF101_CLASSES
@@ -96,12 +112,20 @@ def glore_step(clips: torch.Tensor, device: torch.device, precision: str, repeat
         return len(clips)
 
     with thread_limit(threads):
-        return rate_figure(f"glore.step.{precision}", "clips/s", work, repeats, device=device,
-                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2, channels-last")
+        return rate_figure(
+            f"glore.step.{precision}",
+            "clips/s",
+            work,
+            repeats,
+            device=device,
+            threads=threads,
+            note=f"R50, batch {len(clips)}, 8x224^2, channels-last",
+        )
 
 
-def glore_inference(clips: torch.Tensor, device: torch.device, precision: str, repeats: Repeats,
-                    threads: int) -> Figure:
+def glore_inference(
+    clips: torch.Tensor, device: torch.device, precision: str, repeats: Repeats, threads: int
+) -> Figure:
     model = to_channels_last(GloReNet(UCF101_CLASSES).to(device)).eval()
 
     @torch.inference_mode()
@@ -111,5 +135,12 @@ def glore_inference(clips: torch.Tensor, device: torch.device, precision: str, r
         return len(clips)
 
     with thread_limit(threads):
-        return rate_figure(f"glore.infer.{precision}", "clips/s", work, repeats, device=device,
-                           threads=threads, note=f"R50, batch {len(clips)}, 8x224^2, channels-last")
+        return rate_figure(
+            f"glore.infer.{precision}",
+            "clips/s",
+            work,
+            repeats,
+            device=device,
+            threads=threads,
+            note=f"R50, batch {len(clips)}, 8x224^2, channels-last",
+        )

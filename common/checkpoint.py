@@ -29,8 +29,9 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
         # Leftovers of a writer that was killed mid-save are never valid.
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as temp:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as temp:
             temp_name = temp.name
             torch.save(state, temp)
             temp.flush()

@@ -21,8 +21,9 @@ def str2bool(text) -> bool:
 
 def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
     """``--flag`` alone means true; ``--flag false`` and ``--flag=0`` also work."""
-    parser.add_argument(*names, type=str2bool, nargs="?", const=True, default=default,
-                        metavar="BOOL", help=help)
+    parser.add_argument(
+        *names, type=str2bool, nargs="?", const=True, default=default, metavar="BOOL", help=help
+    )
 
 
 def bool_or_auto(text) -> bool | None:
@@ -34,8 +35,9 @@ def bool_or_auto(text) -> bool | None:
 
 def add_auto_bool_flag(parser, *names: str, help: str) -> None:
     """``--flag auto|true|false`` (default auto: None); ``--flag`` alone means true."""
-    parser.add_argument(*names, type=bool_or_auto, nargs="?", const=True, default=None,
-                        metavar="auto|true|false", help=help)
+    parser.add_argument(
+        *names, type=bool_or_auto, nargs="?", const=True, default=None, metavar="auto|true|false", help=help
+    )
 
 
 def default_workers() -> int:
@@ -48,37 +50,94 @@ def default_workers() -> int:
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("runtime (shared by every model)")
-    group.add_argument("--device", default="auto",
-                       help="auto | cpu | cuda | npu, optionally :N (auto: npu, then cuda, then cpu)")
-    group.add_argument("--dist_backend", "--backend", dest="dist_backend", default="auto",
-                       help="auto | gloo | nccl | hccl (auto: hccl on npu, nccl on cuda, gloo on cpu)")
-    group.add_argument("--dist_timeout", type=float, default=1800.0,
-                       help="seconds a collective may wait for a dead or stuck rank before failing")
-    add_bool_flag(group, "--distributed", default=False,
-                  help="accepted for ModelZoo compatibility; DDP is used whenever torchrun "
-                       "starts more than one process")
-    group.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default=None,
-                       help="numeric precision via torch.amp (default fp32, or what --amp implies)")
-    add_bool_flag(group, "--amp", default=False,
-                  help="legacy apex flag: mixed precision (fp16 on accelerators, bf16 on cpu)")
-    group.add_argument("--opt-level", "--opt_level", dest="opt_level", default=None,
-                       choices=("O0", "O1", "O2", "O3"),
-                       help="legacy apex flag: O0 is fp32, O1-O3 mean autocast")
-    group.add_argument("--loss-scale", "--loss_scale", dest="loss_scale", default="dynamic",
-                       help="legacy apex flag: fp16 loss scale, a number or 'dynamic'")
-    group.add_argument("--seed", "--random-seed", "--random_seed", dest="seed", type=int, default=0,
-                       help="seeds every random stream (python, numpy, torch, ranks, loader workers)")
-    group.add_argument("--output_dir", default="output",
-                       help="checkpoints, logs, TensorBoard events and result.json go here")
-    group.add_argument("--resume", default="",
-                       help="checkpoint to resume from, or 'auto' for OUTPUT_DIR/checkpoint.pth")
-    group.add_argument("--save_every", type=int, default=0,
-                       help="also checkpoint every N steps (0: only at the end of each epoch)")
+    group.add_argument(
+        "--device",
+        default="auto",
+        help="auto | cpu | cuda | npu, optionally :N (auto: npu, then cuda, then cpu)",
+    )
+    group.add_argument(
+        "--dist_backend",
+        "--backend",
+        dest="dist_backend",
+        default="auto",
+        help="auto | gloo | nccl | hccl (auto: hccl on npu, nccl on cuda, gloo on cpu)",
+    )
+    group.add_argument(
+        "--dist_timeout",
+        type=float,
+        default=1800.0,
+        help="seconds a collective may wait for a dead or stuck rank before failing",
+    )
+    add_bool_flag(
+        group,
+        "--distributed",
+        default=False,
+        help="accepted for ModelZoo compatibility; DDP is used whenever torchrun "
+        "starts more than one process",
+    )
+    group.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "bf16"),
+        default=None,
+        help="numeric precision via torch.amp (default fp32, or what --amp implies)",
+    )
+    add_bool_flag(
+        group,
+        "--amp",
+        default=False,
+        help="legacy apex flag: mixed precision (fp16 on accelerators, bf16 on cpu)",
+    )
+    group.add_argument(
+        "--opt-level",
+        "--opt_level",
+        dest="opt_level",
+        default=None,
+        choices=("O0", "O1", "O2", "O3"),
+        help="legacy apex flag: O0 is fp32, O1-O3 mean autocast",
+    )
+    group.add_argument(
+        "--loss-scale",
+        "--loss_scale",
+        dest="loss_scale",
+        default="dynamic",
+        help="legacy apex flag: fp16 loss scale, a number or 'dynamic'",
+    )
+    group.add_argument(
+        "--seed",
+        "--random-seed",
+        "--random_seed",
+        dest="seed",
+        type=int,
+        default=0,
+        help="seeds every random stream (python, numpy, torch, ranks, loader workers)",
+    )
+    group.add_argument(
+        "--output_dir", default="output", help="checkpoints, logs, TensorBoard events and result.json go here"
+    )
+    group.add_argument(
+        "--resume", default="", help="checkpoint to resume from, or 'auto' for OUTPUT_DIR/checkpoint.pth"
+    )
+    group.add_argument(
+        "--save_every",
+        type=int,
+        default=0,
+        help="also checkpoint every N steps (0: only at the end of each epoch)",
+    )
     group.add_argument("--print_freq", type=int, default=20, help="log a line every N steps")
-    group.add_argument("--workers", "-j", dest="workers", type=int, default=default_workers(),
-                       help="data-loader worker processes per rank")
+    group.add_argument(
+        "--workers",
+        "-j",
+        dest="workers",
+        type=int,
+        default=default_workers(),
+        help="data-loader worker processes per rank",
+    )
     add_bool_flag(group, "--tensorboard", default=True, help="write TensorBoard scalars")
-    add_bool_flag(group, "--skip_bad", default=False,
-                  help="skip unreadable samples (counted and reported) instead of failing")
+    add_bool_flag(
+        group,
+        "--skip_bad",
+        default=False,
+        help="skip unreadable samples (counted and reported) instead of failing",
+    )
     add_bool_flag(group, "--compile", default=False, help="torch.compile the model")
     return parser

@@ -53,8 +53,7 @@ def resolve_device(spec: str = "auto", local_rank: int = 0, single_process: bool
         device_type, _, index_text = spec.partition(":")
         if device_type not in DEVICE_TYPES:
             raise DeviceError(
-                f"--device {spec!r} is not a device: expected auto, cpu, cuda, npu, "
-                "cuda:N or npu:N"
+                f"--device {spec!r} is not a device: expected auto, cpu, cuda, npu, cuda:N or npu:N"
             )
         if index_text and not index_text.isdigit():
             raise DeviceError(f"--device {spec!r}: the index after ':' must be a number")

@@ -47,11 +47,11 @@ def init_process_group(info: ProcessInfo, backend: str, timeout_s: float) -> Non
     for name in ("MASTER_ADDR", "MASTER_PORT"):
         if name not in os.environ:
             raise RuntimeError(
-                f"WORLD_SIZE={info.world_size} but {name} is not set: start "
-                "multi-process runs with torchrun"
+                f"WORLD_SIZE={info.world_size} but {name} is not set: start multi-process runs with torchrun"
             )
-    dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size,
-                            timeout=timedelta(seconds=timeout_s))
+    dist.init_process_group(
+        backend=backend, rank=info.rank, world_size=info.world_size, timeout=timedelta(seconds=timeout_s)
+    )
 
 
 def is_initialized() -> bool:

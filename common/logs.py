@@ -19,8 +19,12 @@ def setup_logging(is_main: bool, rank: int, log_file: str | None = None):
             logger.add(log_file, level="INFO", format=LOG_FORMAT, colorize=False)
         return logger
     tagged = logger.bind(rank=rank)
-    logger.add(sys.stderr, level="WARNING", colorize=False,
-               format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | rank {extra[rank]} | {message}")
+    logger.add(
+        sys.stderr,
+        level="WARNING",
+        colorize=False,
+        format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | rank {extra[rank]} | {message}",
+    )
     return tagged
 
 
@@ -42,7 +46,7 @@ class ThroughputMeter:
 
     def _steady(self) -> list[tuple[int, float, float]]:
         if len(self._records) > self.warmup_steps:
-            return self._records[self.warmup_steps:]
+            return self._records[self.warmup_steps :]
         # A run too short for a warm-up still gets a figure: drop only the first step.
         return self._records[1:] or self._records
 

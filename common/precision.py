@@ -21,8 +21,7 @@ AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
-def resolve_precision(precision: str | None, amp: bool, opt_level: str | None,
-                      device: torch.device) -> str:
+def resolve_precision(precision: str | None, amp: bool, opt_level: str | None, device: torch.device) -> str:
     """The precision to run in: an explicit --precision wins over --amp."""
     if precision:
         if precision not in PRECISIONS:

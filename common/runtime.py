@@ -81,9 +81,13 @@ class Runtime:
         if not self.is_main:
             return
         info = {
-            "device_type": self.device.type, "device": str(self.device),
-            "world_size": self.world_size, "backend": self.backend, "precision": self.precision,
-            "torch": torch.__version__, "python": platform.python_version(),
+            "device_type": self.device.type,
+            "device": str(self.device),
+            "world_size": self.world_size,
+            "backend": self.backend,
+            "precision": self.precision,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
             "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
         }
         write_json_atomically(self.output_dir / RUN_INFO_FILE, info)
@@ -92,8 +96,9 @@ class Runtime:
     def autocast(self):
         return autocast(self.device, self.precision)
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer, max_grad_norm: float | None = None,
-                          parameters=None) -> bool:
+    def backward_and_step(
+        self, loss: torch.Tensor, optimizer, max_grad_norm: float | None = None, parameters=None
+    ) -> bool:
         """Backward, optional gradient clipping, optimizer step, through the
         GradScaler. Returns False when fp16 overflow made the scaler skip it."""
         self.scaler.scale(loss).backward()
@@ -110,7 +115,8 @@ class Runtime:
                 raise NonFiniteLossError(
                     f"{self._consecutive_skips} fp16 steps in a row overflowed (loss "
                     f"{loss.detach().float().cpu().item()}): the loss is not finite at any scale; "
-                    f"stopping. {self._where_to_resume()}")
+                    f"stopping. {self._where_to_resume()}"
+                )
             return False
         self._consecutive_skips = 0
         return True
@@ -144,16 +150,19 @@ class Runtime:
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """Compile (with --compile) and wrap in DDP for multi-process runs."""
         if getattr(self.args, "compile", False):
-            self.log.info("--compile: torch.compile; the first steps (and the first step in eval mode) "
-                          "are slow while the kernels compile")
+            self.log.info(
+                "--compile: torch.compile; the first steps (and the first step in eval mode) "
+                "are slow while the kernels compile"
+            )
             model = torch.compile(model)
         if not self.distributed:
             return model
         device_ids = [self.device.index] if self.device.type in ("cuda", "npu") else None
         return DistributedDataParallel(model, device_ids=device_ids)
 
-    def training_state(self, model, optimizer, lr_scheduler, *, epoch: int, step: int,
-                       step_in_epoch: int, **extras) -> dict:
+    def training_state(
+        self, model, optimizer, lr_scheduler, *, epoch: int, step: int, step_in_epoch: int, **extras
+    ) -> dict:
         """Everything an exact resume needs. ``model`` is the unwrapped model
         (no DDP ``module.`` prefix). Every rank's random streams are kept, so
         dropout and the like continue as if the run had never stopped.
@@ -163,8 +172,11 @@ class Runtime:
             "optimizer": optimizer.state_dict(),
             "lr_scheduler": lr_scheduler.state_dict() if lr_scheduler is not None else None,
             "scaler": self.scaler.state_dict(),
-            "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
-            "world_size": self.world_size, "fp16_skipped_steps": self.skipped_steps,
+            "epoch": epoch,
+            "step": step,
+            "step_in_epoch": step_in_epoch,
+            "world_size": self.world_size,
+            "fp16_skipped_steps": self.skipped_steps,
             "rng": distributed.all_gather_object(rng_state()),
             "args": {k: v for k, v in vars(self.args).items() if _is_plain(v)},
             **extras,
@@ -187,9 +199,11 @@ class Runtime:
         paths = [path for path, _ in found]
         if len(set(paths)) > 1:
             differing = ", ".join(f"process {rank}: {path or 'none'}" for rank, path in enumerate(paths))
-            raise UserError(f"the processes find different checkpoints to resume from ({differing}): runs "
-                            "over several nodes resume from a file every node sees (put --output_dir on "
-                            "a shared file system, or copy the checkpoint to the same path on every node)")
+            raise UserError(
+                f"the processes find different checkpoints to resume from ({differing}): runs "
+                "over several nodes resume from a file every node sees (put --output_dir on "
+                "a shared file system, or copy the checkpoint to the same path on every node)"
+            )
         return paths[0]
 
     def restore_training_state(self, path: str, model, optimizer, lr_scheduler) -> dict:
@@ -198,8 +212,10 @@ class Runtime:
         state = load_checkpoint(path, map_location="cpu")
         missing = [k for k in ("model", "optimizer", "epoch", "step", "step_in_epoch") if k not in state]
         if missing:
-            raise UserError(f"checkpoint {path} cannot be resumed from: it lacks {', '.join(missing)} "
-                            "(a weights-only file? load it with --pretrained instead)")
+            raise UserError(
+                f"checkpoint {path} cannot be resumed from: it lacks {', '.join(missing)} "
+                "(a weights-only file? load it with --pretrained instead)"
+            )
         model.load_state_dict(state["model"])
         load_optimizer_state(optimizer, state["optimizer"])
         if lr_scheduler is not None and state.get("lr_scheduler") is not None:
@@ -211,8 +227,10 @@ class Runtime:
         if state.get("world_size") == self.world_size and len(saved_rng) == self.world_size:
             set_rng_state(saved_rng[self.rank])
         else:
-            self.log.warning(f"{path} was written by {state.get('world_size')} process(es), this run "
-                             f"has {self.world_size}: random streams restart from the seed")
+            self.log.warning(
+                f"{path} was written by {state.get('world_size')} process(es), this run "
+                f"has {self.world_size}: random streams restart from the seed"
+            )
         self.last_checkpoint = str(path)
         self.drop_losses_after(state["step"])
         self.log.info(f"resumed from {path}: epoch {state['epoch']}, step {state['step']}")
@@ -225,14 +243,17 @@ class Runtime:
         its r-th share), so the data consumed is a prefix of the epoch; it becomes this run's
         steps rounded down: up to one global batch is seen again, nothing is skipped."""
         saved_batch = int(saved.get("args", {}).get("batch_size", batch_size)) * int(
-            saved.get("world_size", self.world_size))
+            saved.get("world_size", self.world_size)
+        )
         step = saved["step_in_epoch"]
         if saved_batch == batch_size * self.world_size:
             return step
         converted = step * saved_batch // (batch_size * self.world_size)
-        self.log.warning(f"the checkpoint's run took {saved_batch} examples per step, this one "
-                         f"{batch_size * self.world_size}: its step {step} of the epoch is this run's "
-                         f"step {converted}")
+        self.log.warning(
+            f"the checkpoint's run took {saved_batch} examples per step, this one "
+            f"{batch_size * self.world_size}: its step {step} of the epoch is this run's "
+            f"step {converted}"
+        )
         return converted
 
     def save_checkpoint(self, state: dict, name: str = LATEST) -> None:
@@ -261,8 +282,10 @@ class Runtime:
             if self._stop_requested:  # a second Ctrl-C means "now"
                 raise KeyboardInterrupt
             self._stop_requested = True
-            self.log.warning(f"{signal.Signals(signum).name} received: saving a checkpoint "
-                             "at the end of this step, then stopping")
+            self.log.warning(
+                f"{signal.Signals(signum).name} received: saving a checkpoint "
+                "at the end of this step, then stopping"
+            )
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, request_stop)
@@ -284,8 +307,10 @@ class Runtime:
         return None
 
     def resume_hint(self) -> str:
-        return (f"stopped early; resume with --resume auto --output_dir {self.output_dir} "
-                f"(or --resume {self.last_checkpoint})")
+        return (
+            f"stopped early; resume with --resume auto --output_dir {self.output_dir} "
+            f"(or --resume {self.last_checkpoint})"
+        )
 
     def finish(self) -> None:
         self.tensorboard.close()
@@ -296,7 +321,7 @@ class Runtime:
 
 
 # How the update is computed is this run's choice, made for its device and precision
-# (goturn.solver.fused_update); load_state_dict would restore the saving run's.
+# (goturn.optim.fused_update); load_state_dict would restore the saving run's.
 UPDATE_IMPLEMENTATION_KEYS = ("fused", "foreach")
 
 
@@ -316,8 +341,11 @@ def _drop_losses_after(loss_file: Path, step: int) -> None:
     if not loss_file.is_file():
         return
     lines = loss_file.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if not line.split() or not line.split()[0].isdigit()
-            or int(line.split()[0]) <= step]
+    kept = [
+        line
+        for line in lines
+        if not line.split() or not line.split()[0].isdigit() or int(line.split()[0]) <= step
+    ]
     if len(kept) != len(lines):
         temp = loss_file.with_name(loss_file.name + ".tmp")
         temp.write_text("".join(kept))

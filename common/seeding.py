@@ -58,8 +58,10 @@ def rng_state() -> dict:
     if accelerator is not None:
         # This process's device only: get_rng_state_all() would start a context on every
         # visible GPU from every rank, and could not be restored where fewer are visible.
-        state["device"] = {"type": accelerator.__name__.rsplit(".", 1)[-1],
-                           "state": accelerator.get_rng_state()}
+        state["device"] = {
+            "type": accelerator.__name__.rsplit(".", 1)[-1],
+            "state": accelerator.get_rng_state(),
+        }
     return state
 
 
@@ -77,12 +79,14 @@ def set_rng_state(state: dict) -> None:
     version, python_state, gauss = state["python"]
     random.setstate((version, tuple(python_state), gauss))
     numpy_state = state["numpy"]
-    np.random.set_state({
-        "bit_generator": "MT19937",
-        "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
-        "has_gauss": numpy_state["has_gauss"],
-        "gauss": numpy_state["gauss"],
-    })
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
+            "has_gauss": numpy_state["has_gauss"],
+            "gauss": numpy_state["gauss"],
+        }
+    )
     torch.set_rng_state(state["torch"])
     accelerator = _started_accelerator()
     saved = state.get("device")

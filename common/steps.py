@@ -23,8 +23,18 @@ from common.logs import ProgressLogger, ThroughputMeter
 
 
 class StepRecorder:
-    def __init__(self, rt, meter: ThroughputMeter, *, total: int, print_freq: int, desc: str,
-                 samples: int, rate_name: str, lr_name: str = "lr"):
+    def __init__(
+        self,
+        rt,
+        meter: ThroughputMeter,
+        *,
+        total: int,
+        print_freq: int,
+        desc: str,
+        samples: int,
+        rate_name: str,
+        lr_name: str = "lr",
+    ):
         """``samples``: examples per step over all ranks; ``rate_name`` names
         their rate on the progress line; ``lr_name`` the TensorBoard tag
         (``train/<lr_name>``)."""
@@ -33,8 +43,9 @@ class StepRecorder:
         self.samples = samples
         self.rate_name = rate_name
         self.lr_tag = f"train/{lr_name}"
-        self.progress = ProgressLogger(rt.log, total=total, print_freq=print_freq, desc=desc,
-                                       enabled=rt.is_main)
+        self.progress = ProgressLogger(
+            rt.log, total=total, print_freq=print_freq, desc=desc, enabled=rt.is_main
+        )
         self._step_end = time.perf_counter()
         self._data_seconds = 0.0
 
@@ -58,9 +69,13 @@ class StepRecorder:
         self.rt.record_loss(step, loss)
         self.rt.tensorboard.add_scalar("train/loss", loss, step)
         self.rt.tensorboard.add_scalar(self.lr_tag, lr, step)
-        self.progress.update(step_in_epoch, loss=loss, lr=lr,
-                             **{self.rate_name: self.samples / step_seconds},
-                             data_wait=self._data_seconds / step_seconds)
+        self.progress.update(
+            step_in_epoch,
+            loss=loss,
+            lr=lr,
+            **{self.rate_name: self.samples / step_seconds},
+            data_wait=self._data_seconds / step_seconds,
+        )
 
     def close(self) -> None:
         self.progress.close()

@@ -23,17 +23,34 @@ def write_json_atomically(path: Path, payload: dict) -> None:
     os.replace(temp, path)
 
 
-def write_result(output_dir, *, network: str, batch_size: int, rank_size: int, fps: float,
-                 fps_unit: str, accuracy: float, accuracy_name: str, loss: float,
-                 extra: dict | None = None, is_main: bool = True) -> None:
+def write_result(
+    output_dir,
+    *,
+    network: str,
+    batch_size: int,
+    rank_size: int,
+    fps: float,
+    fps_unit: str,
+    accuracy: float,
+    accuracy_name: str,
+    loss: float,
+    extra: dict | None = None,
+    is_main: bool = True,
+) -> None:
     """Record a finished run's figures. ``batch_size`` is the global number of
     examples per step, ``fps`` the global throughput in ``fps_unit``."""
     if not is_main:
         return
     payload = {
-        "network": network, "batch_size": int(batch_size), "rank_size": int(rank_size),
-        "fps": float(fps), "fps_unit": fps_unit, "accuracy": float(accuracy),
-        "accuracy_name": accuracy_name, "loss": float(loss), "extra": extra or {},
+        "network": network,
+        "batch_size": int(batch_size),
+        "rank_size": int(rank_size),
+        "fps": float(fps),
+        "fps_unit": fps_unit,
+        "accuracy": float(accuracy),
+        "accuracy_name": accuracy_name,
+        "loss": float(loss),
+        "extra": extra or {},
     }
     write_json_atomically(Path(output_dir) / RESULT_FILE, payload)
 

@@ -24,7 +24,7 @@ import torch
 
 from common.cli import str2bool
 from common.errors import UserError, run_cli
-from glore.trained_model import load_trained_model
+from glore.inference.trained_model import load_trained_model
 
 ATOL, RTOL = 1e-4, 1e-3  # float32 kernels differ between runtimes in the last bits, summed over layers
 TRACE_BATCH, CHECK_BATCHES = 2, (1, 3)

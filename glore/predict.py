@@ -1,60 +1,6 @@
-"""Classify one video with a trained GloRe checkpoint.
+"""Kept for existing scripts and habits: the command is now `python -m glore.inference.predict`."""
 
-    python -m glore.predict --checkpoint C VIDEO_or_FRAMES_DIR [--topk 5] [--clips 10] [--crops 3]
-
-The input is a video file (decoded with PyAV) or a folder of img_00001.jpg, ... frames, of any
-length: a video shorter than one clip is played in a loop, as in training. The prediction is
-the softmax averaged over evenly spaced clips x crops, exactly as glore.evaluate's video
-accuracy; the class names come from the checkpoint.
-"""
-
-import argparse
-
-import torch
-
-from common.device import resolve_device
-from common.errors import run_cli
-from glore.data.lists import VideoRecord
-from glore.evaluate import VideoViews
-from glore.metrics import average_softmax
-from glore.trained_model import load_trained_model, model_input
-
-
-@torch.no_grad()
-def predict_video(
-    trained, path: str, clips: int = 10, crops: int = 3, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """Class probabilities (C) of the video or frames folder at `path`."""
-    views = VideoViews([VideoRecord(path, label=-1)], trained.clip_input, clips, crops)
-    inputs = views[0][0]
-    logits = trained.model(model_input(inputs, trained.model, torch.device(device))).float().cpu()
-    scored = logits[1:] if views.multi_view else logits  # view 0 is the centred clip alone
-    return average_softmax(scored.unsqueeze(0))[0]
-
-
-def main(args):
-    device = resolve_device(args.device)
-    trained = load_trained_model(args.checkpoint, device)
-    probabilities = predict_video(trained, args.input, args.clips, args.crops, device)
-    top = torch.topk(probabilities, min(args.topk, len(probabilities)))
-    print(f"{args.input}: averaged over {args.clips} clips x {args.crops} crops")
-    width = max(len(trained.class_names[i]) for i in top.indices.tolist())
-    for rank, (p, i) in enumerate(zip(top.values.tolist(), top.indices.tolist()), start=1):
-        print(f"{rank:>3}. {trained.class_names[i]:<{width}}  {100.0 * p:6.2f}%")
-
-
-def get_args_parser():
-    parser = argparse.ArgumentParser(description="Top-k classes of one video with a GloRe checkpoint.")
-    parser.add_argument(
-        "input", metavar="VIDEO_or_FRAMES_DIR", help="a video file or a folder of img_*.jpg frames"
-    )
-    parser.add_argument("--checkpoint", required=True, help="checkpoint written by glore.train")
-    parser.add_argument("--topk", type=int, default=5, help="how many classes to print")
-    parser.add_argument("--clips", type=int, default=10, help="evenly spaced clips to average over")
-    parser.add_argument("--crops", type=int, default=3, help="crops per clip along the long side")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu, optionally :N")
-    return parser
-
+import runpy
 
 if __name__ == "__main__":
-    run_cli(main, get_args_parser())
+    runpy.run_module("glore.inference.predict", run_name="__main__", alter_sys=True)

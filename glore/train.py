@@ -10,7 +10,7 @@ Each step takes --batch_size clips per device: 8 frames, 8 apart, augmented as t
 process on its device (glore/data/device_augment.py). Loss: cross-entropy. Solver and schedule:
 glore/optim.py.
 After every epoch the whole val list is scored with one centred clip per video (exact under
-torchrun, glore.evaluate) and a checkpoint is written; --resume auto continues bitwise where a
+torchrun, glore.inference.evaluate) and a checkpoint is written; --resume auto continues bitwise where a
 run stopped.
 """
 
@@ -31,6 +31,7 @@ from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.steps import StepRecorder
 from common.summary import write_result
+from glore.data.clips import ClipInput
 from glore.data.dataset import (
     AUGMENT_ON,
     TrainClips,
@@ -43,11 +44,11 @@ from glore.data.device_augment import DeviceAugment
 from glore.data.layout import load_split
 from glore.data.samplers import TrainBatchSampler
 from glore.data.transforms import TrainTransform, normalize_clips
-from glore.evaluate import evaluate_and_report, evaluate_videos
+from glore.inference.report import evaluate_and_report
+from glore.inference.scoring import evaluate_videos
 from glore.model import GloReNet, canonical_network_name, to_channels_last
 from glore.optim import build_lr_scheduler, build_optimizer, move_schedule_to
 from glore.precise_bn import update_bn_stats
-from glore.trained_model import ClipInput
 from glore.weights import load_pretrained
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -166,8 +167,10 @@ def train_one_epoch(
             skipped, ranks_without_clips = distributed.sum_ints(skipped, int(not has_clips))
             has_clips = ranks_without_clips == 0
             if not has_clips:
-                rt.log.warning(f"step {state['step'] + 1}: {ranks_without_clips} process(es) had no readable "
-                               "clip; no process trains on this step")
+                rt.log.warning(
+                    f"step {state['step'] + 1}: {ranks_without_clips} process(es) had no readable "
+                    "clip; no process trains on this step"
+                )
         state["skipped_videos"] += skipped
         if has_clips:
             clips = to_model_input(batch)
@@ -207,7 +210,7 @@ def precise_bn_loader(loader, epoch: int, count: int):
 def evaluate(model, split, rt, args, bn_loader=None, to_model_input=None) -> dict:
     """Clip accuracy (one centred clip per video) on the whole val list, after re-estimating the
     BN statistics on `bn_loader`'s training batches (made into inputs by `to_model_input`) when
-    given (precise BN). The numbers come from glore.evaluate, the same code as the evaluation
+    given (precise BN). The numbers come from glore.inference.evaluate, the same code as the evaluation
     report's."""
     model_without_ddp = model.module if hasattr(model, "module") else model
     # DDP gives every process rank 0's BN statistics at the start of a training forward, which then
@@ -539,7 +542,7 @@ def get_args_parser():
         dest="test_only",
         action="store_true",
         help="only evaluate the --resume (or --pretrained) weights on the whole val list, clip and video "
-        "accuracy, with glore.evaluate's report in --output_dir",
+        "accuracy, with glore.inference.evaluate's report in --output_dir",
     )
     evaluation.add_argument("--test_clips", type=int, default=10, help="--test_only: clips per video")
     evaluation.add_argument("--test_crops", type=int, default=3, help="--test_only: crops per clip")

@@ -25,7 +25,7 @@ import torch
 
 from common.errors import UserError, run_cli
 from goturn.data.crops import CROP_SIZE, to_network_input
-from goturn.tracker import load_model
+from goturn.tracking.tracker import load_model
 
 # Crop units: 1e-3 is a ten-thousandth of the crop side; float32 kernels of
 # different runtimes differ in the last bits, summed over 8 layers.
@@ -58,8 +58,9 @@ def random_crops(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def export_onnx(model: torch.nn.Module, path, opset: int = 18) -> None:
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
-        raise UserError(f"ONNX export needs the package(s) {', '.join(missing)}: "
-                        f"pip install {' '.join(missing)}")
+        raise UserError(
+            f"ONNX export needs the package(s) {', '.join(missing)}: pip install {' '.join(missing)}"
+        )
     # Notes from torch's exporter that say nothing about this network: operators
     # it does not use, a pytree deprecation inside torch.export, the batch
     # dimension named twice (it is the same Dim on purpose).
@@ -67,10 +68,18 @@ def export_onnx(model: torch.nn.Module, path, opset: int = 18) -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message="# The axis name", category=UserWarning)
     batch = torch.export.Dim("batch", min=1)
-    torch.onnx.export(TwoCropNet(model).eval(), random_crops(TRACE_BATCH, seed=0), str(path),
-                      input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, opset_version=opset,
-                      dynamic_shapes={"target": {0: batch}, "search": {0: batch}}, dynamo=True,
-                      external_data=False, verbose=False)
+    torch.onnx.export(
+        TwoCropNet(model).eval(),
+        random_crops(TRACE_BATCH, seed=0),
+        str(path),
+        input_names=INPUT_NAMES,
+        output_names=OUTPUT_NAMES,
+        opset_version=opset,
+        dynamic_shapes={"target": {0: batch}, "search": {0: batch}},
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
 
 
 def run_onnxruntime(path):
@@ -80,6 +89,7 @@ def run_onnxruntime(path):
 
     def run(target, search):
         return session.run(None, {"target": target.numpy(), "search": search.numpy()})[0]
+
     return run
 
 
@@ -90,8 +100,11 @@ def run_torch_export_round_trip(model: torch.nn.Module, path):
 
     onnx.checker.check_model(str(path), full_check=True)
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(TwoCropNet(model).eval(), random_crops(TRACE_BATCH, seed=0),
-                                  dynamic_shapes={"target": {0: batch}, "search": {0: batch}})
+    program = torch.export.export(
+        TwoCropNet(model).eval(),
+        random_crops(TRACE_BATCH, seed=0),
+        dynamic_shapes={"target": {0: batch}, "search": {0: batch}},
+    )
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     buffer.seek(0)
@@ -100,6 +113,7 @@ def run_torch_export_round_trip(model: torch.nn.Module, path):
     def run(target, search):
         with torch.inference_mode():
             return loaded(target, search).numpy()
+
     return run
 
 
@@ -131,10 +145,16 @@ def verify(model: torch.nn.Module, path, check: str = "auto") -> dict:
         excess = np.abs(actual - expected) - (ATOL + RTOL * np.abs(expected))
         worst = max(worst, float(np.max(np.abs(actual - expected))))
         if (excess > 0).any():
-            raise AssertionError(f"{method} differs from PyTorch at batch {batch} by up to "
-                                 f"{np.max(np.abs(actual - expected)):.2e} (tolerance {ATOL} + {RTOL}|x|)")
-    return {"method": method, "batches": list(CHECK_BATCHES), "max_abs_diff": worst,
-            "tolerance": f"{ATOL} + {RTOL} * |torch|"}
+            raise AssertionError(
+                f"{method} differs from PyTorch at batch {batch} by up to "
+                f"{np.max(np.abs(actual - expected)):.2e} (tolerance {ATOL} + {RTOL}|x|)"
+            )
+    return {
+        "method": method,
+        "batches": list(CHECK_BATCHES),
+        "max_abs_diff": worst,
+        "tolerance": f"{ATOL} + {RTOL} * |torch|",
+    }
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -142,9 +162,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint")
     parser.add_argument("--onnx", required=True, help="output .onnx file")
     parser.add_argument("--opset", type=int, default=18)
-    parser.add_argument("--check", choices=CHECKS, default="auto",
-                        help="how to verify the export: onnxruntime runs the file; torch re-loads the "
-                             "exported graph with torch.export (auto: onnxruntime when installed)")
+    parser.add_argument(
+        "--check",
+        choices=CHECKS,
+        default="auto",
+        help="how to verify the export: onnxruntime runs the file; torch re-loads the "
+        "exported graph with torch.export (auto: onnxruntime when installed)",
+    )
     return parser
 
 
@@ -153,9 +177,11 @@ def main(args) -> dict:
     model = load_model(args.checkpoint).eval()
     export_onnx(model, args.onnx, args.opset)
     result = verify(model, args.onnx, args.check)
-    print(f"wrote {args.onnx}: inputs target, search (N x 3 x {CROP_SIZE} x {CROP_SIZE}, N dynamic), "
-          f"output box (N x 4); checked with {result['method']} at batch sizes {result['batches']}: "
-          f"max |difference| {result['max_abs_diff']:.2e} (tolerance {result['tolerance']})")
+    print(
+        f"wrote {args.onnx}: inputs target, search (N x 3 x {CROP_SIZE} x {CROP_SIZE}, N dynamic), "
+        f"output box (N x 4); checked with {result['method']} at batch sizes {result['batches']}: "
+        f"max |difference| {result['max_abs_diff']:.2e} (tolerance {result['tolerance']})"
+    )
     return result
 
 

@@ -37,26 +37,31 @@ class LocalResponseNorm(nn.LocalResponseNorm):
 
 def caffenet_features() -> nn.Sequential:
     """CaffeNet's convolutional part (ReLU -> pool -> LRN, Caffe's order)."""
+
     def lrn():
         return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
 
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),
-        ("relu1", nn.ReLU(inplace=True)),
-        ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
-        ("norm1", lrn()),
-        ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2)),
-        ("relu2", nn.ReLU(inplace=True)),
-        ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
-        ("norm2", lrn()),
-        ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
-        ("relu3", nn.ReLU(inplace=True)),
-        ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2)),
-        ("relu4", nn.ReLU(inplace=True)),
-        ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2)),
-        ("relu5", nn.ReLU(inplace=True)),
-        ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv1", nn.Conv2d(3, 96, kernel_size=11, stride=4)),
+                ("relu1", nn.ReLU(inplace=True)),
+                ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
+                ("norm1", lrn()),
+                ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2, groups=2)),
+                ("relu2", nn.ReLU(inplace=True)),
+                ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
+                ("norm2", lrn()),
+                ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)),
+                ("relu3", nn.ReLU(inplace=True)),
+                ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1, groups=2)),
+                ("relu4", nn.ReLU(inplace=True)),
+                ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=2)),
+                ("relu5", nn.ReLU(inplace=True)),
+                ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
+            ]
+        )
+    )
 
 
 def regression_head(dropout: float = 0.5) -> nn.Sequential:
@@ -78,8 +83,9 @@ class GoturnNet(nn.Module):
         self.regressor = regression_head()
         init_caffe_(self)
 
-    def forward(self, target: torch.Tensor, search: torch.Tensor,
-                target_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, target: torch.Tensor, search: torch.Tensor, target_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``target`` N x 3 x 227 x 227 (or M unique targets with
         ``target_index`` of length N saying which one each example uses: the
         11 examples of a pair share one target, so its tower runs once per
@@ -119,7 +125,3 @@ def init_caffe_(model: GoturnNet) -> None:
         last = name == FC_NAMES[-1]
         nn.init.normal_(fc.weight, 0.0, 0.01 if last else 0.005)
         nn.init.constant_(fc.bias, 0.0 if last else 1.0)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -5,9 +5,9 @@
 
 ``--data_path`` holds ``ALOV/`` and ``ILSVRC2014_Det/`` (see README). Each
 step takes ``--batch_size`` examples per device (50, the original's batch):
-DET and ALOV 1:1, 11 examples per pair, leftovers carried (data/batches.py).
+DET and ALOV 1:1, 11 examples per pair, leftovers carried (data/stream.py).
 The loss is the L1 distance summed over the batch and the 4 coordinates;
-the solver is Caffe's SGD with GOTURN's per-layer multipliers (solver.py).
+the solver is Caffe's SGD with GOTURN's per-layer multipliers (optim.py).
 With pretrained CaffeNet weights the conv towers are frozen (no gradients
 are computed for them); without, they are trained too.
 
@@ -33,13 +33,13 @@ from common.runtime import setup_runtime
 from common.steps import StepRecorder
 from common.summary import write_result
 from goturn.data.alov import VOT_OVERLAP, load_alov
-from goturn.data.batches import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
 from goturn.data.crops import to_network_input
 from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
+from goturn.data.stream import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
 from goturn.model import GoturnNet
-from goturn.solver import base_lr, build_solver, fused_update
+from goturn.optim import base_lr, build_solver, fused_update
 from goturn.weights import load_pretrained
 
 # The validation set does not change with --seed, so runs compare.
@@ -71,23 +71,34 @@ def load_data(args, rt):
         tables[split] = [det, alov]
 
     motion = MotionModel(args.lamda_shift, args.lamda_scale, args.min_scale, args.max_scale)
-    train_stream = ExampleStream(tables["train"], args.batch_size, args.seed, args.examples_per_pair,
-                                 motion, args.skip_bad, args.crops_on)
+    train_stream = ExampleStream(
+        tables["train"],
+        args.batch_size,
+        args.seed,
+        args.examples_per_pair,
+        motion,
+        args.skip_bad,
+        args.crops_on,
+    )
     train_batches = StreamBatches(train_stream, rt.rank, rt.world_size)
     loader, sampler = make_loader(train_batches, args.workers, pin_memory=rt.device.type == "cuda")
-    rt.log.info(f"training stream: {train_stream.units_per_epoch} pairs/objects per epoch x "
-                f"{train_stream.examples_per_unit} examples = {train_stream.batches_per_epoch} batches of "
-                f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es); "
-                f"crops cut {'by cv2 in the loader' if args.crops_on == 'loader' else f'on {rt.device}'}")
+    rt.log.info(
+        f"training stream: {train_stream.units_per_epoch} pairs/objects per epoch x "
+        f"{train_stream.examples_per_unit} examples = {train_stream.batches_per_epoch} batches of "
+        f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es); "
+        f"crops cut {'by cv2 in the loader' if args.crops_on == 'loader' else f'on {rt.device}'}"
+    )
 
     val_loader = None
     if args.val_batches > 0 and any(len(table) for table in tables["val"]):
-        val_stream = ExampleStream(tables["val"], VAL_BATCH, VAL_SEED, args.examples_per_pair, motion,
-                                   args.skip_bad, args.crops_on)
+        val_stream = ExampleStream(
+            tables["val"], VAL_BATCH, VAL_SEED, args.examples_per_pair, motion, args.skip_bad, args.crops_on
+        )
         num_val = min(args.val_batches, val_stream.batches_per_epoch)
         keys = [(0, index) for index in range(rt.rank, num_val, rt.world_size)]
-        val_loader = batch_loader(StreamBatches(val_stream), keys, min(args.workers, len(keys)),
-                                  pin_memory=rt.device.type == "cuda")
+        val_loader = batch_loader(
+            StreamBatches(val_stream), keys, min(args.workers, len(keys)), pin_memory=rt.device.type == "cuda"
+        )
         rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
     elif args.val_batches > 0:
         rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")
@@ -105,8 +116,12 @@ def to_device(batch: dict, device: torch.device, channels_last: bool):
         search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
     if not channels_last:
         target, search = target.contiguous(), search.contiguous()
-    return (target, search, batch["target_index"].to(device, non_blocking=non_blocking),
-            batch["label"].to(device, non_blocking=non_blocking))
+    return (
+        target,
+        search,
+        batch["target_index"].to(device, non_blocking=non_blocking),
+        batch["label"].to(device, non_blocking=non_blocking),
+    )
 
 
 def l1_sum(prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -119,9 +134,16 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
     ``on_step`` decides after each step whether to stop early (returns a
     reason) and does periodic work (validation, checkpoints)."""
     model.train()
-    steps = StepRecorder(rt, meter, total=state["steps_per_epoch"], print_freq=args.print_freq,
-                       desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
-                       samples=args.batch_size * rt.world_size, rate_name="ex_per_s", lr_name="base_lr")
+    steps = StepRecorder(
+        rt,
+        meter,
+        total=state["steps_per_epoch"],
+        print_freq=args.print_freq,
+        desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
+        samples=args.batch_size * rt.world_size,
+        rate_name="ex_per_s",
+        lr_name="base_lr",
+    )
     reason = None
     for batch in steps.timed(loader):
         target, search, target_index, label = to_device(batch, rt.device, args.channels_last)
@@ -178,8 +200,10 @@ def build_model(args, rt) -> GoturnNet:
     if pretrained.lower() == "auto":
         pretrained = str(DEFAULT_CAFFENET) if DEFAULT_CAFFENET.is_file() else "none"
         if pretrained == "none":
-            rt.log.warning(f"{DEFAULT_CAFFENET} not found: the conv towers start from random weights "
-                           "(the original recipe starts from CaffeNet; see goturn/README.md)")
+            rt.log.warning(
+                f"{DEFAULT_CAFFENET} not found: the conv towers start from random weights "
+                "(the original recipe starts from CaffeNet; see goturn/README.md)"
+            )
     from_scratch = pretrained.lower() == "none"
     if not from_scratch:
         kind = load_pretrained(model, pretrained)
@@ -200,32 +224,57 @@ def main(args):
     rt = setup_runtime(args)
     loader, sampler, val_loader, skipped_at_indexing = load_data(args, rt)
     model = build_model(args, rt)
-    optimizer, lr_scheduler = build_solver(model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma,
-                                           fused=fused_update(rt.device, rt.precision))
+    optimizer, lr_scheduler = build_solver(
+        model,
+        args.lr,
+        args.momentum,
+        args.wd,
+        args.lr_step,
+        args.gamma,
+        fused=fused_update(rt.device, rt.precision),
+    )
     model_without_ddp = model
     model = rt.wrap_model(model)
 
-    state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "last_loss": math.nan, "skipped_samples": 0,
-             "steps_per_epoch": len(loader.dataset)}
+    state = {
+        "epoch": 0,
+        "step": 0,
+        "step_in_epoch": 0,
+        "last_loss": math.nan,
+        "skipped_samples": 0,
+        "steps_per_epoch": len(loader.dataset),
+    }
     val = {"loss": math.nan, "l1_per_coordinate": math.nan}
     checkpoint = rt.resume_path(args.resume)
     if checkpoint:
         saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
         # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
-        state.update(epoch=saved["epoch"], step=saved["step"],
-                     step_in_epoch=rt.resume_step_in_epoch(saved, args.batch_size),
-                     last_loss=saved.get("last_loss", math.nan),
-                     skipped_samples=saved.get("skipped_samples", 0))
+        state.update(
+            epoch=saved["epoch"],
+            step=saved["step"],
+            step_in_epoch=rt.resume_step_in_epoch(saved, args.batch_size),
+            last_loss=saved.get("last_loss", math.nan),
+            skipped_samples=saved.get("skipped_samples", 0),
+        )
         val = saved.get("val", val)
     elif val_loader is not None:
         val = evaluate(model, val_loader, rt)
         log_validation(rt, val, state["step"])
 
     def save():
-        rt.save_checkpoint(rt.training_state(
-            model_without_ddp, optimizer, lr_scheduler, epoch=state["epoch"], step=state["step"],
-            step_in_epoch=state["step_in_epoch"], last_loss=state["last_loss"], val=val,
-            skipped_samples=state["skipped_samples"]))
+        rt.save_checkpoint(
+            rt.training_state(
+                model_without_ddp,
+                optimizer,
+                lr_scheduler,
+                epoch=state["epoch"],
+                step=state["step"],
+                step_in_epoch=state["step_in_epoch"],
+                last_loss=state["last_loss"],
+                val=val,
+                skipped_samples=state["skipped_samples"],
+            )
+        )
 
     def on_step():
         nonlocal val
@@ -249,8 +298,11 @@ def main(args):
             reason = train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step)
         if reason is None:
             state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
-        if reason != "signal" and val_loader is not None and not (
-                args.val_every and state["step"] % args.val_every == 0):
+        if (
+            reason != "signal"
+            and val_loader is not None
+            and not (args.val_every and state["step"] % args.val_every == 0)
+        ):
             val = evaluate(model, val_loader, rt)
             log_validation(rt, val, state["step"])
         save()
@@ -261,83 +313,136 @@ def main(args):
 
     seconds = time.perf_counter() - start
     fps = meter.samples_per_sec
-    rt.log.info(f"done: {state['step']} steps in {seconds:.0f}s, {fps:.1f} examples/s "
-                f"({fps / (args.batch_size * rt.world_size):.3f} it/s), data wait "
-                f"{100 * meter.data_wait_fraction:.1f}% of step time, val loss {val['loss']:.4f}")
+    rt.log.info(
+        f"done: {state['step']} steps in {seconds:.0f}s, {fps:.1f} examples/s "
+        f"({fps / (args.batch_size * rt.world_size):.3f} it/s), data wait "
+        f"{100 * meter.data_wait_fraction:.1f}% of step time, val loss {val['loss']:.4f}"
+    )
     if state["skipped_samples"]:
         rt.log.warning(f"{state['skipped_samples']} unreadable samples were replaced (--skip_bad)")
     if rt.skipped_steps:
         rt.log.warning(f"{rt.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
-    write_result(args.output_dir, network="GOTURN", batch_size=args.batch_size * rt.world_size,
-                 rank_size=rt.world_size, fps=fps, fps_unit="examples/s", accuracy=val["loss"],
-                 accuracy_name=VAL_LOSS_NAME if val_loader is not None else NO_VALIDATION,
-                 loss=state["last_loss"], is_main=rt.is_main,
-                 extra={"it_per_s": fps / (args.batch_size * rt.world_size),
-                        "val_l1_per_coordinate": val["l1_per_coordinate"],
-                        "data_wait_fraction": meter.data_wait_fraction, "steps": state["step"],
-                        "skipped_samples": state["skipped_samples"],
-                        "skipped_at_indexing": skipped_at_indexing,
-                        "fp16_skipped_steps": rt.skipped_steps})
+    write_result(
+        args.output_dir,
+        network="GOTURN",
+        batch_size=args.batch_size * rt.world_size,
+        rank_size=rt.world_size,
+        fps=fps,
+        fps_unit="examples/s",
+        accuracy=val["loss"],
+        accuracy_name=VAL_LOSS_NAME if val_loader is not None else NO_VALIDATION,
+        loss=state["last_loss"],
+        is_main=rt.is_main,
+        extra={
+            "it_per_s": fps / (args.batch_size * rt.world_size),
+            "val_l1_per_coordinate": val["l1_per_coordinate"],
+            "data_wait_fraction": meter.data_wait_fraction,
+            "steps": state["step"],
+            "skipped_samples": state["skipped_samples"],
+            "skipped_at_indexing": skipped_at_indexing,
+            "fp16_skipped_steps": rt.skipped_steps,
+        },
+    )
     rt.finish()
     return 0
 
 
 def log_validation(rt, val: dict, step: int) -> None:
-    rt.log.info(f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
-                f"{val['l1_per_coordinate']:.4f} per coordinate")
+    rt.log.info(
+        f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
+        f"{val['l1_per_coordinate']:.4f} per coordinate"
+    )
     rt.tensorboard.add_scalar("val/loss", val["loss"], step)
     rt.tensorboard.add_scalar("val/l1_per_coordinate", val["l1_per_coordinate"], step)
 
 
 def get_args_parser():
-    parser = argparse.ArgumentParser(description="Train GOTURN on ALOV300++ and ImageNet DET.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description="Train GOTURN on ALOV300++ and ImageNet DET.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--data_path", required=True, help="folder holding ALOV/ and ILSVRC2014_Det/")
     data.add_argument("--alov_path", default="", help="ALOV folder if not DATA_PATH/ALOV")
     data.add_argument("--imagenet_path", default="", help="DET folder if not DATA_PATH/ILSVRC2014_Det")
-    data.add_argument("--val_fraction", type=float, default=0.005,
-                      help="held out: this share of the ALOV videos of each category (at least 1) "
-                           "and of the DET folders")
-    add_bool_flag(data, "--exclude_vot_overlap", default=False,
-                  help="leave out the 7 ALOV videos that are also in VOT 2014")
+    data.add_argument(
+        "--val_fraction",
+        type=float,
+        default=0.005,
+        help="held out: this share of the ALOV videos of each category (at least 1) and of the DET folders",
+    )
+    add_bool_flag(
+        data,
+        "--exclude_vot_overlap",
+        default=False,
+        help="leave out the 7 ALOV videos that are also in VOT 2014",
+    )
     gen = parser.add_argument_group("example generator")
-    gen.add_argument("--examples_per_pair", type=int, default=10,
-                     help="synthetic examples per pair (kGeneratedExamplesPerImage), plus 1 true example")
+    gen.add_argument(
+        "--examples_per_pair",
+        type=int,
+        default=10,
+        help="synthetic examples per pair (kGeneratedExamplesPerImage), plus 1 true example",
+    )
     gen.add_argument("--lamda_shift", type=float, default=5.0, help="Laplace rate of the shift")
     gen.add_argument("--lamda_scale", type=float, default=15.0, help="Laplace rate of the scale change")
     gen.add_argument("--min_scale", type=float, default=-0.4, help="lower clip of the scale change")
     gen.add_argument("--max_scale", type=float, default=0.4, help="upper clip of the scale change")
-    gen.add_argument("--crops_on", choices=CROPS_ON, default="loader",
-                     help="where the 227x227 crops are cut: 'loader' (cv2 in the loader workers) or "
-                          "'device' (the workers send the decoded frames, the training device cuts all "
-                          "crops of a batch at once: for GPUs/NPUs where the loader cores would otherwise "
-                          "limit the step rate; works on CPU too, where it is slower)")
+    gen.add_argument(
+        "--crops_on",
+        choices=CROPS_ON,
+        default="loader",
+        help="where the 227x227 crops are cut: 'loader' (cv2 in the loader workers) or "
+        "'device' (the workers send the decoded frames, the training device cuts all "
+        "crops of a batch at once: for GPUs/NPUs where the loader cores would otherwise "
+        "limit the step rate; works on CPU too, where it is slower)",
+    )
     model = parser.add_argument_group("model")
-    model.add_argument("--pretrained_model", default="auto",
-                       help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
-                            "'auto': goturn/pretrained/caffenet_weights.npy if present; 'none': train "
-                            "from scratch")
-    add_auto_bool_flag(model, "--freeze_convs", help="freeze the conv towers (auto: when pretrained weights "
-                       "are loaded)")
-    add_auto_bool_flag(model, "--channels_last", help="channels-last memory layout for the convs (auto: on, "
-                       "except on Ascend NPUs, whose kernels use their own layouts)")
+    model.add_argument(
+        "--pretrained_model",
+        default="auto",
+        help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
+        "'auto': goturn/pretrained/caffenet_weights.npy if present; 'none': train "
+        "from scratch",
+    )
+    add_auto_bool_flag(
+        model, "--freeze_convs", help="freeze the conv towers (auto: when pretrained weights are loaded)"
+    )
+    add_auto_bool_flag(
+        model,
+        "--channels_last",
+        help="channels-last memory layout for the convs (auto: on, "
+        "except on Ascend NPUs, whose kernels use their own layouts)",
+    )
     solver = parser.add_argument_group("solver (Caffe SGD)")
     solver.add_argument("--batch_size", type=int, default=50, help="examples per device per step")
-    solver.add_argument("--lr", type=float, default=1e-6,
-                        help="base learning rate (FC weights x10, biases x20)")
+    solver.add_argument(
+        "--lr", type=float, default=1e-6, help="base learning rate (FC weights x10, biases x20)"
+    )
     solver.add_argument("--momentum", type=float, default=0.9)
     solver.add_argument("--wd", type=float, default=5e-4, help="weight decay (FC weights only)")
     solver.add_argument("--lr_step", type=int, default=100000, help="iterations between lr x gamma")
     solver.add_argument("--gamma", type=float, default=0.1)
     solver.add_argument("--epochs", type=int, default=20)
-    solver.add_argument("--max_steps", type=int, default=450_000,
-                        help="stop after this many steps, the Caffe solver's max_iter (0: no limit)")
+    solver.add_argument(
+        "--max_steps",
+        type=int,
+        default=450_000,
+        help="stop after this many steps, the Caffe solver's max_iter (0: no limit)",
+    )
     evaluation = parser.add_argument_group("validation")
-    evaluation.add_argument("--val_batches", type=int, default=100,
-                            help="fixed validation batches of 50 examples (0: no validation)")
-    evaluation.add_argument("--val_every", type=int, default=0,
-                            help="also validate every N steps (0: at the start and after each epoch)")
+    evaluation.add_argument(
+        "--val_batches",
+        type=int,
+        default=100,
+        help="fixed validation batches of 50 examples (0: no validation)",
+    )
+    evaluation.add_argument(
+        "--val_every",
+        type=int,
+        default=0,
+        help="also validate every N steps (0: at the start and after each epoch)",
+    )
     add_runtime_args(parser)
     return parser
 

@@ -85,13 +85,14 @@ def check_state_dict(state: dict, path, partial: bool = False) -> dict[str, torc
     shapes = expected_shapes()
     for key, value in state.items():
         if key not in shapes:
-            raise WeightsError(f"{path}: unexpected key {key!r} (not a GOTURN parameter; expected keys "
-                               f"like 'target_features.conv1.weight' or 'regressor.fc6.weight')")
+            raise WeightsError(
+                f"{path}: unexpected key {key!r} (not a GOTURN parameter; expected keys "
+                f"like 'target_features.conv1.weight' or 'regressor.fc6.weight')"
+            )
         if not isinstance(value, torch.Tensor | np.ndarray):
             raise WeightsError(f"{path}: key {key!r} holds a {type(value).__name__}, expected an array")
         if tuple(value.shape) != shapes[key]:
-            raise WeightsError(f"{path}: key {key!r} has shape {tuple(value.shape)}, "
-                               f"expected {shapes[key]}")
+            raise WeightsError(f"{path}: key {key!r} has shape {tuple(value.shape)}, expected {shapes[key]}")
     if not partial:
         missing = [key for key in shapes if key not in state]
         if missing:
@@ -111,8 +112,11 @@ def load_caffenet_npy(path) -> dict[str, torch.Tensor]:
     if isinstance(weights, np.ndarray) and weights.shape == () and weights.dtype == object:
         weights = weights.item()
     if not isinstance(weights, dict):
-        held = (f"an array of shape {weights.shape}" if isinstance(weights, np.ndarray)
-                else type(weights).__name__)
+        held = (
+            f"an array of shape {weights.shape}"
+            if isinstance(weights, np.ndarray)
+            else type(weights).__name__
+        )
         raise WeightsError(f"{path}: holds {held}, expected a dict of 'conv1'..'conv5' -> [weight, bias]")
     state = {}
     for name, (weight_shape, bias_shape) in CAFFENET_SHAPES.items():
@@ -169,24 +173,12 @@ def from_reference_state_dict(state: dict, path) -> dict[str, torch.Tensor]:
     for key, value in state.items():
         bare = key.removeprefix("module.").removeprefix("_model.")
         if bare not in REFERENCE_KEY_MAP:
-            raise WeightsError(f"{path}: unexpected key {key!r} for a goturn-pytorch checkpoint "
-                               "(expected '_model._net_1.0.weight' ... '_model._classifier.9.bias')")
+            raise WeightsError(
+                f"{path}: unexpected key {key!r} for a goturn-pytorch checkpoint "
+                "(expected '_model._net_1.0.weight' ... '_model._classifier.9.bias')"
+            )
         renamed[REFERENCE_KEY_MAP[bare]] = value
     return check_state_dict(renamed, path)
-
-
-def load_reference_checkpoint(path) -> dict[str, torch.Tensor]:
-    """A goturn-pytorch Lightning ``.ckpt`` (or its bare state dict)."""
-    path = Path(path)
-    state = _torch_load(path)
-    return from_reference_state_dict(state.get("state_dict", state), path)
-
-
-def load_goturn_checkpoint(path) -> dict[str, torch.Tensor]:
-    """This project's checkpoint (``{'model': ...}``) or a bare state dict."""
-    path = Path(path)
-    state = _torch_load(path)
-    return check_state_dict(state.get("model", state), path)
 
 
 def load_pretrained(model: GoturnNet, path) -> str:

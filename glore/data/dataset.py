@@ -13,11 +13,11 @@ import torch
 
 from common.allocator import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, set_malloc_options
 from common.seeding import derive_seed, seed_worker
+from glore.data.clips import ClipInput, test_clip_indices, train_clip_indices
 from glore.data.errors import DataError
 from glore.data.frames import open_frames
 from glore.data.lists import VideoRecord
-from glore.data.sampling import train_clip_indices
-from glore.data.transforms import TrainTransform
+from glore.data.transforms import EvalTransform, TrainTransform
 
 AUGMENT_ON = ("loader", "device")
 
@@ -140,3 +140,68 @@ def keep_freed_clip_buffers() -> None:
     and unmapped, and the heap is trimmed beyond 256 MiB free. No-op off glibc.
     """
     set_malloc_options({M_MMAP_THRESHOLD: 32 << 20, M_TRIM_THRESHOLD: 256 << 20})  # 32 MiB: glibc's maximum
+
+
+class VideoViews(torch.utils.data.Dataset):
+    """Item i: every test view of video i as integers V x 3 x T x S x S, with its label and i.
+
+    View 0 is the centred clip's centre crop (clip accuracy). When clips x crops > 1 the
+    K x M views of the video score follow, clip-major. All views' frames are read in one call,
+    so each frame is decoded once and a video file is decoded in one forward pass.
+    """
+
+    def __init__(
+        self, records, clip_input: ClipInput, clips: int = 1, crops: int = 1, skip_bad: bool = False
+    ):
+        if clips < 1 or crops < 1:
+            raise ValueError(f"clips and crops must be >= 1, got {clips} and {crops}")
+        self.records = records
+        self.input = clip_input
+        self.clips, self.crops = clips, crops
+        self.skip_bad = skip_bad
+        self.centre = EvalTransform(clip_input.crop_size, clip_input.resize, num_crops=1)
+        self.multi = EvalTransform(clip_input.crop_size, clip_input.resize, num_crops=crops)
+
+    @property
+    def multi_view(self) -> bool:
+        return self.clips * self.crops > 1
+
+    @property
+    def views_per_video(self) -> int:
+        return 1 + self.clips * self.crops if self.multi_view else 1
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        record = self.records[index]
+        try:
+            views = self._views(record)
+        except DataError:
+            if not self.skip_bad:
+                raise
+            views = None  # scored as a miss, and named in the report
+        return views, record.label, index
+
+    def _views(self, record) -> torch.Tensor:
+        spec = self.input
+        with open_frames(record.path, record.num_frames) as source:
+            clips = test_clip_indices(source.num_frames, 1, spec.clip_len, spec.interval)
+            if self.multi_view:
+                many = test_clip_indices(source.num_frames, self.clips, spec.clip_len, spec.interval)
+                clips = np.concatenate([clips, many])
+            frames = source.read(clips.ravel())
+        frames = frames.reshape(len(clips), spec.clip_len, *frames.shape[1:])
+        views = [self.centre(frames[0])]
+        if self.multi_view:
+            views += [self.multi(clip, crop) for clip in frames[1:] for crop in range(self.crops)]
+        return torch.stack(views)
+
+
+def collate_views(batch):
+    """Stack the readable videos' views; keep every video's label and index."""
+    readable = [views for views, _, _ in batch if views is not None]
+    labels = torch.tensor([label for _, label, _ in batch])
+    indices = torch.tensor([index for _, _, index in batch])
+    ok = torch.tensor([views is not None for views, _, _ in batch])
+    return (torch.stack(readable) if readable else None), labels, indices, ok

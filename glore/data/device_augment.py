@@ -9,7 +9,7 @@ normalisation, returning float32 N x 3 x T x S x S in the model's layout.
 
 One difference from the loader: the loader shifts HLS on the source region before its resize,
 this module after it, on the S x S pixels (cheaper here, and the same result up to interpolation:
-under one grey level on average, tests/test_glore_device_augment.py). Jitter noise comes from a
+under one grey level on average, tests/glore/data/test_device_augment.py). Jitter noise comes from a
 torch generator seeded per clip by the loader's draw, so it differs from the loader's noise but
 has the same distribution and is a pure function of (seed, epoch, index): runs stay deterministic
 and resumable with any number of workers.

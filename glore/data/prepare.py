@@ -45,9 +45,7 @@ def extract_frames(video_path: str, frame_dir: str, jpeg_quality: int = 95) -> i
             for frame in container.decode(stream):
                 count += 1
                 path = os.path.join(partial, FRAME_TEMPLATE.format(count))
-                if not cv2.imwrite(
-                    path, upright(frame, "bgr24"), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-                ):
+                if not cv2.imwrite(path, upright(frame, "bgr24"), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
                     raise DataError(f"cannot write {path}")
     except (OSError, IndexError, av.FFmpegError) as error:
         shutil.rmtree(partial, ignore_errors=True)

@@ -60,16 +60,3 @@ class TrainBatchSampler:
         first_epoch, first_step = self.start
         for epoch in range(first_epoch, self.epochs):
             yield from self.epoch_batches(epoch)[first_step if epoch == first_epoch else 0 :]
-
-
-class ShardSampler:
-    """Indices rank, rank + world_size, ... of `num_videos`; together the ranks cover each once."""
-
-    def __init__(self, num_videos: int, rank: int = 0, world_size: int = 1):
-        self.indices = range(rank, num_videos, world_size)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self):
-        return iter(self.indices)

@@ -4,7 +4,8 @@
 [0, 255], each rounded to the nearest integer; `COLOR_HLS2RGB` reads them back the same way.
 These functions follow OpenCV's float formulas step by step (in float32, as OpenCV does) and
 round like its saturate_cast (half to even), so an 8-bit HLS shift computed here matches
-`glore.data.transforms.shift_hls` up to float rounding on a few pixels (tests/test_glore_device_augment.py
+`glore.data.transforms.shift_hls` up to float rounding on a few pixels
+(tests/glore/data/test_device_augment.py
 measures it against cv2 on every 8-bit colour).
 
 Inputs and outputs are float tensors holding integers with the three channels on the first axis,

@@ -1,3 +1,3 @@
 """GOTURN's data pipeline: index (alov.py, imagenet_det.py -> records.py),
 then crop (crops.py), move (motion.py), make examples (examples.py) and
-assemble batches (batches.py). demo.py writes a synthetic data set."""
+assemble batches (stream.py). demo.py writes a synthetic data set."""

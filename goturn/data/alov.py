@@ -25,9 +25,13 @@ from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuild
 # Videos that overlap VOT 2014; the original leaves them out of training when
 # the tracker is to be evaluated on VOT.
 VOT_OVERLAP = (
-    "01-Light_video00016", "01-Light_video00022", "01-Light_video00023",
-    "02-SurfaceCover_video00012", "03-Specularity_video00003",
-    "03-Specularity_video00012", "10-LowContrast_video00013",
+    "01-Light_video00016",
+    "01-Light_video00022",
+    "01-Light_video00023",
+    "02-SurfaceCover_video00012",
+    "03-Specularity_video00003",
+    "03-Specularity_video00012",
+    "10-LowContrast_video00013",
 )
 SPLITS = ("train", "val", "all")
 
@@ -83,8 +87,13 @@ def select_videos(ann_files: list[Path], split: str, val_fraction: float) -> lis
     return ann_files[:num_train] if split == "train" else ann_files[num_train:]
 
 
-def load_alov(root, split: str = "train", val_fraction: float = 0.005,
-              exclude: tuple[str, ...] = (), skip_bad: bool = False) -> tuple[PairTable, LoadReport]:
+def load_alov(
+    root,
+    split: str = "train",
+    val_fraction: float = 0.005,
+    exclude: tuple[str, ...] = (),
+    skip_bad: bool = False,
+) -> tuple[PairTable, LoadReport]:
     """Index ``root`` (the folder holding ``images/`` and ``gt/``).
 
     A video without two consecutive usable annotations and a category
@@ -97,7 +106,8 @@ def load_alov(root, split: str = "train", val_fraction: float = 0.005,
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
     gt_dir, images_dir = annotation_trees(
-        root, "ALOV", "{root}/images/<category>/<video>/00000001.jpg and {root}/gt/<category>/<video>.ann")
+        root, "ALOV", "{root}/images/<category>/<video>/00000001.jpg and {root}/gt/<category>/<video>.ann"
+    )
     report = LoadReport("ALOV", split)
     table = PairTableBuilder("alov")
     categories = {entry.name for tree in (gt_dir, images_dir) for entry in os.scandir(tree) if entry.is_dir()}
@@ -121,12 +131,14 @@ def _unannotated_videos(category_dir: Path, ann_files: list[Path]) -> list[str]:
     if not category_dir.is_dir():
         return []
     annotated = {path.stem for path in ann_files}
-    return sorted(entry.name for entry in os.scandir(category_dir)
-                  if entry.is_dir() and entry.name not in annotated)
+    return sorted(
+        entry.name for entry in os.scandir(category_dir) if entry.is_dir() and entry.name not in annotated
+    )
 
 
-def _add_video(table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path,
-               skip_bad: bool) -> None:
+def _add_video(
+    table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path, skip_bad: bool
+) -> None:
     try:
         annotations = parse_ann_file(ann_file)
     except DataError as error:
@@ -143,8 +155,10 @@ def _add_video(table: PairTableBuilder, report: LoadReport, ann_file: Path, vide
             entries.append((str(path), box))
             continue
         if not skip_bad:
-            raise DataError(f"{ann_file}: frame {frame + 1} is annotated but its image {path} "
-                            "does not exist (use --skip_bad to skip such annotations)")
+            raise DataError(
+                f"{ann_file}: frame {frame + 1} is annotated but its image {path} "
+                "does not exist (use --skip_bad to skip such annotations)"
+            )
         report.skip("annotations whose frame image is missing", str(path))
         entries.append(None)
     pairs = [(a, b) for a, b in itertools.pairwise(entries) if a is not None and b is not None]

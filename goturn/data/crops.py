@@ -75,8 +75,12 @@ def context_geometry(box, image_width: int, image_height: int) -> CropGeometry:
     edge_x = min(max(0.0, out_w / 2.0 - centre_x), image_width - 1.0)
     edge_y = min(max(0.0, out_h / 2.0 - centre_y), image_height - 1.0)
     return CropGeometry(
-        left=left, top=top, edge_x=edge_x, edge_y=edge_y,
-        canvas_width=max(math.ceil(out_w), pw), canvas_height=max(math.ceil(out_h), ph),
+        left=left,
+        top=top,
+        edge_x=edge_x,
+        edge_y=edge_y,
+        canvas_width=max(math.ceil(out_w), pw),
+        canvas_height=max(math.ceil(out_h), ph),
         pixel_rect=(px, py, pw, ph),
     )
 
@@ -118,8 +122,12 @@ def crop_with_context(image: np.ndarray, box, out: np.ndarray | None = None):
     if dx0 > 0 or dy0 > 0 or dx1 < CROP_SIZE or dy1 < CROP_SIZE:
         out[...] = 0
     if dx1 > dx0:
-        cv2.resize(image[py:py + ph, px:px + pw], (dx1 - dx0, dy1 - dy0),
-                   dst=out[dy0:dy1, dx0:dx1], interpolation=cv2.INTER_LINEAR)
+        cv2.resize(
+            image[py : py + ph, px : px + pw],
+            (dx1 - dx0, dy1 - dy0),
+            dst=out[dy0:dy1, dx0:dx1],
+            interpolation=cv2.INTER_LINEAR,
+        )
     return out, geometry
 
 
@@ -131,8 +139,9 @@ def box_to_crop_units(box, geometry: CropGeometry) -> np.ndarray:
     shift_y = geometry.top - geometry.edge_y
     sx = SCALE_FACTOR / geometry.canvas_width
     sy = SCALE_FACTOR / geometry.canvas_height
-    return np.array([(x1 - shift_x) * sx, (y1 - shift_y) * sy,
-                     (x2 - shift_x) * sx, (y2 - shift_y) * sy], dtype=np.float32)
+    return np.array(
+        [(x1 - shift_x) * sx, (y1 - shift_y) * sy, (x2 - shift_x) * sx, (y2 - shift_y) * sy], dtype=np.float32
+    )
 
 
 def box_from_crop_units(units, geometry: CropGeometry, image_width: int, image_height: int) -> np.ndarray:

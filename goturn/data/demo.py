@@ -67,8 +67,9 @@ def object_texture(rng: np.random.Generator, size: int = 96) -> tuple[np.ndarray
         cv2.rectangle(texture, (0, 0), (size - 1, size - 1), (20, 20, 20), 4)
     else:
         cv2.ellipse(mask, (size // 2, size // 2), (size // 2 - 1, size // 2 - 1), 0, 0, 360, 255, -1)
-        cv2.ellipse(texture, (size // 2, size // 2), (size // 2 - 3, size // 2 - 3), 0, 0, 360,
-                    (20, 20, 20), 4)
+        cv2.ellipse(
+            texture, (size // 2, size // 2), (size // 2 - 3, size // 2 - 3), 0, 0, 360, (20, 20, 20), 4
+        )
     return texture, mask
 
 
@@ -86,8 +87,8 @@ def paste(image: np.ndarray, texture: np.ndarray, mask: np.ndarray, box) -> None
     if ix2 <= ix1 or iy2 <= iy1:
         return
     region = image[iy1:iy2, ix1:ix2]
-    sub_patch = patch[iy1 - y1:iy2 - y1, ix1 - x1:ix2 - x1]
-    sub_alpha = alpha[iy1 - y1:iy2 - y1, ix1 - x1:ix2 - x1]
+    sub_patch = patch[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1]
+    sub_alpha = alpha[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1]
     region[:] = (sub_alpha * sub_patch + (1 - sub_alpha) * region).astype(np.uint8)
 
 
@@ -119,8 +120,15 @@ def write_jpeg(path: Path, image: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def write_alov(root: Path, rng: np.random.Generator, videos_per_category: int, frames: int,
-               annotate_every: int = 5, width: int = 320, height: int = 240) -> int:
+def write_alov(
+    root: Path,
+    rng: np.random.Generator,
+    videos_per_category: int,
+    frames: int,
+    annotate_every: int = 5,
+    width: int = 320,
+    height: int = 240,
+) -> int:
     count = 0
     for category in ALOV_CATEGORIES:
         for number in range(1, videos_per_category + 1):
@@ -148,11 +156,15 @@ def det_xml(folder: str, name: str, width: int, height: int, boxes) -> str:
     objects = "".join(
         f"\t<object>\n\t\t<name>{folder}</name>\n\t\t<bndbox>\n\t\t\t<xmin>{x1}</xmin>\n"
         f"\t\t\t<ymin>{y1}</ymin>\n\t\t\t<xmax>{x2}</xmax>\n\t\t\t<ymax>{y2}</ymax>\n"
-        "\t\t</bndbox>\n\t</object>\n" for x1, y1, x2, y2 in boxes)
-    return (f"<annotation>\n\t<folder>{folder}</folder>\n\t<filename>{name}</filename>\n"
-            "\t<source>\n\t\t<database>ILSVRC_2014</database>\n\t</source>\n"
-            f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
-            f"\t\t<depth>3</depth>\n\t</size>\n{objects}</annotation>\n")
+        "\t\t</bndbox>\n\t</object>\n"
+        for x1, y1, x2, y2 in boxes
+    )
+    return (
+        f"<annotation>\n\t<folder>{folder}</folder>\n\t<filename>{name}</filename>\n"
+        "\t<source>\n\t\t<database>ILSVRC_2014</database>\n\t</source>\n"
+        f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+        f"\t\t<depth>3</depth>\n\t</size>\n{objects}</annotation>\n"
+    )
 
 
 def write_det(root: Path, rng: np.random.Generator, images_per_folder: int) -> int:
@@ -196,8 +208,14 @@ def write_det(root: Path, rng: np.random.Generator, images_per_folder: int) -> i
     return count
 
 
-def generate(out: Path, seed: int = 0, videos_per_category: int = 5, frames: int = 61,
-             det_images_per_folder: int = 12, force: bool = False) -> Path:
+def generate(
+    out: Path,
+    seed: int = 0,
+    videos_per_category: int = 5,
+    frames: int = 61,
+    det_images_per_folder: int = 12,
+    force: bool = False,
+) -> Path:
     out = Path(out)
     marker = out / MARKER
     if marker.is_file() and marker.read_text().strip() == FORMAT_VERSION and not force:
@@ -212,8 +230,10 @@ def generate(out: Path, seed: int = 0, videos_per_category: int = 5, frames: int
     (temp / MARKER).write_text(FORMAT_VERSION + "\n")
     shutil.rmtree(out, ignore_errors=True)
     temp.rename(out)
-    print(f"wrote {frames_written} ALOV frames and {images_written} DET images to {out} "
-          f"in {time.perf_counter() - start:.1f}s")
+    print(
+        f"wrote {frames_written} ALOV frames and {images_written} DET images to {out} "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
     return out
 
 
@@ -226,8 +246,14 @@ def main(argv=None) -> None:
     parser.add_argument("--det_images_per_folder", type=int, default=12)
     parser.add_argument("--force", action="store_true", help="regenerate even if complete")
     args = parser.parse_args(argv)
-    generate(Path(args.out), args.seed, args.videos_per_category, args.frames,
-             args.det_images_per_folder, args.force)
+    generate(
+        Path(args.out),
+        args.seed,
+        args.videos_per_category,
+        args.frames,
+        args.det_images_per_folder,
+        args.force,
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ canvas around the image, which would blend the region's edge with zeros
 where cv2 does not: it holds cv2's clamped positions inside the destination
 and points off the frames outside it, where ``padding_mode="zeros"`` gives
 the canvas. Only rounding differs: cv2 blends with 11-bit weights and rounds
-to uint8, here the blend stays float32 (tests/test_goturn_device_crops.py
+to uint8, here the blend stays float32 (tests/goturn/data/test_device_crops.py
 bounds the difference; float32 grid coordinates add about 1e-4 px per 1000
 rows of frames).
 
@@ -60,8 +60,9 @@ class DeviceCropSources:
         self._frames: list[np.ndarray] = []
         self._frame_index: dict = {}
 
-    def add_unit(self, slot: int, pair: PairImages, frame_keys: tuple, centres: np.ndarray,
-                 rows: slice) -> np.ndarray:
+    def add_unit(
+        self, slot: int, pair: PairImages, frame_keys: tuple, centres: np.ndarray, rows: slice
+    ) -> np.ndarray:
         """Record the target crop of unit ``slot`` and the search crops of
         ``rows``; ``frame_keys`` name the pair's two images, so an image
         shared within the batch is sent once. Returns the labels."""
@@ -81,11 +82,19 @@ class DeviceCropSources:
     def tensors(self) -> dict[str, torch.Tensor]:
         pixels = [frame.reshape(-1, 3) for frame in self._frames]
         sizes = [len(frame) for frame in pixels]
-        table = np.array([[first, frame.shape[0], frame.shape[1]] for first, frame
-                          in zip(np.cumsum([0, *sizes[:-1]]), self._frames)], np.int64)
-        return {"frames": torch.from_numpy(np.concatenate(pixels)), "frame_table": torch.from_numpy(table),
-                "target_rects": torch.from_numpy(self.target_rects),
-                "search_rects": torch.from_numpy(self.search_rects)}
+        table = np.array(
+            [
+                [first, frame.shape[0], frame.shape[1]]
+                for first, frame in zip(np.cumsum([0, *sizes[:-1]]), self._frames)
+            ],
+            np.int64,
+        )
+        return {
+            "frames": torch.from_numpy(np.concatenate(pixels)),
+            "frame_table": torch.from_numpy(table),
+            "target_rects": torch.from_numpy(self.target_rects),
+            "search_rects": torch.from_numpy(self.search_rects),
+        }
 
 
 def _rect_row(frame: int, geometry: CropGeometry) -> list[int]:
@@ -115,7 +124,7 @@ def frame_band(frames: torch.Tensor, frame_table: torch.Tensor) -> torch.Tensor:
     band = frames.new_zeros((int(heights.sum()), int(widths.max()), 3))
     top = 0
     for first, height, width in frame_table.tolist():
-        band[top:top + height, :width] = frames[first:first + height * width].view(height, width, 3)
+        band[top : top + height, :width] = frames[first : first + height * width].view(height, width, 3)
         top += height
     return band
 
@@ -135,8 +144,13 @@ def crop_from_band(band: torch.Tensor, rects: torch.Tensor) -> torch.Tensor:
     grid[..., 0] = torch.where(col_inside, (2 * x + 1) / width - 1, _OFF_BAND)[:, None, :]
     grid[..., 1] = torch.where(row_inside, (2 * y + 1) / rows - 1, _OFF_BAND)[:, :, None]
     image = band.permute(2, 0, 1)[None].float()
-    crops = torch.nn.functional.grid_sample(image, grid.view(1, count * CROP_SIZE, CROP_SIZE, 2),
-                                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    crops = torch.nn.functional.grid_sample(
+        image,
+        grid.view(1, count * CROP_SIZE, CROP_SIZE, 2),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     # One pass subtracts the mean and writes the channels-last layout.
     out = torch.empty((count, CROP_SIZE, CROP_SIZE, 3), dtype=torch.float32, device=band.device)
     mean = torch.tensor(BGR_MEAN, dtype=torch.float32, device=band.device)

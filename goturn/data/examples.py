@@ -65,23 +65,27 @@ def load_pair(table: PairTable, index: int) -> PairImages:
     prev_image = read_image(table.paths[prev_id])
     curr_image = prev_image if curr_id == prev_id else read_image(table.paths[curr_id])
     size = table.annotated_size[index]
-    prev_box = _check_inside(_fit_box(table.prev_box[index], size, prev_image), prev_image,
-                             table.paths[prev_id])
-    curr_box = _check_inside(_fit_box(table.curr_box[index], size, curr_image), curr_image,
-                             table.paths[curr_id])
+    prev_box = _check_inside(
+        _fit_box(table.prev_box[index], size, prev_image), prev_image, table.paths[prev_id]
+    )
+    curr_box = _check_inside(
+        _fit_box(table.curr_box[index], size, curr_image), curr_image, table.paths[curr_id]
+    )
     return PairImages(prev_image, prev_box, curr_image, curr_box)
 
 
 def _check_inside(box: np.ndarray, image: np.ndarray, path: str) -> np.ndarray:
     height, width = image.shape[:2]
     if not (box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height):
-        raise DataError(f"the box {[round(float(v), 1) for v in box]} of {path} lies outside "
-                        f"its {width}x{height} image")
+        raise DataError(
+            f"the box {[round(float(v), 1) for v in box]} of {path} lies outside its {width}x{height} image"
+        )
     return box
 
 
-def search_boxes(pair: PairImages, generated: int, rng: np.random.Generator,
-                 motion: MotionModel) -> np.ndarray:
+def search_boxes(
+    pair: PairImages, generated: int, rng: np.random.Generator, motion: MotionModel
+) -> np.ndarray:
     """The boxes the search crops are centred on: the previous box for the
     true example, then ``generated`` moved copies of the current box."""
     height, width = pair.curr_image.shape[:2]
@@ -89,8 +93,9 @@ def search_boxes(pair: PairImages, generated: int, rng: np.random.Generator,
     return np.concatenate([pair.prev_box[None, :], moved])
 
 
-def make_examples(pair: PairImages, centres: np.ndarray, search_out: np.ndarray,
-                  target_out: np.ndarray | None = None) -> np.ndarray:
+def make_examples(
+    pair: PairImages, centres: np.ndarray, search_out: np.ndarray, target_out: np.ndarray | None = None
+) -> np.ndarray:
     """Crop the search regions around ``centres`` into ``search_out``
     (len(centres) x 227 x 227 x 3) and, if given, the target into
     ``target_out``; returns the labels, float32 (len(centres), 4)."""
@@ -103,8 +108,9 @@ def make_examples(pair: PairImages, centres: np.ndarray, search_out: np.ndarray,
     return labels
 
 
-def locate_examples(pair: PairImages,
-                    centres: np.ndarray) -> tuple[CropGeometry, list[CropGeometry], np.ndarray]:
+def locate_examples(
+    pair: PairImages, centres: np.ndarray
+) -> tuple[CropGeometry, list[CropGeometry], np.ndarray]:
     """Where ``make_examples`` would crop, without cropping: the target's
     geometry, the search crops' and the labels (the same float32 values).
     For crops made on the device (device_crops.py)."""

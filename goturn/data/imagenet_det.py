@@ -50,8 +50,10 @@ def _number(path: Path, element, tag: str, where: str) -> float:
         return value
     except (AttributeError, TypeError, ValueError):
         text = None if child is None else child.text
-        raise DataError(f"{path}: {where}{tag} should be a number, got "
-                        f"{'no such element' if child is None else repr(text)}") from None
+        raise DataError(
+            f"{path}: {where}{tag} should be a number, got "
+            f"{'no such element' if child is None else repr(text)}"
+        ) from None
 
 
 def parse_det_xml(path: Path) -> tuple[tuple[int, int], list[tuple[float, float, float, float]]]:
@@ -63,8 +65,9 @@ def parse_det_xml(path: Path) -> tuple[tuple[int, int], list[tuple[float, float,
         raise DataError(f"{path}: not well-formed XML ({error})") from None
     size = root.find("size")
     if size is None:
-        raise DataError(f"{path}: missing annotation/size (expected <size><width>..</width>"
-                        "<height>..</height></size>)")
+        raise DataError(
+            f"{path}: missing annotation/size (expected <size><width>..</width><height>..</height></size>)"
+        )
     width, height = _number(path, size, "width", "size/"), _number(path, size, "height", "size/")
     if width <= 0 or height <= 0:
         raise DataError(f"{path}: size {width:g} x {height:g} should be positive")
@@ -88,8 +91,9 @@ def keep_reason(box, width: int, height: int) -> str | None:
     return None
 
 
-def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
-                      skip_bad: bool = False) -> tuple[PairTable, LoadReport]:
+def load_imagenet_det(
+    root, split: str = "train", val_fraction: float = 0.005, skip_bad: bool = False
+) -> tuple[PairTable, LoadReport]:
     """Index ``root`` (the folder holding ``images/`` and ``gt/``).
 
     A malformed XML file or a missing image raises DataError naming the file,
@@ -100,7 +104,8 @@ def load_imagenet_det(root, split: str = "train", val_fraction: float = 0.005,
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
     gt_dir, images_dir = annotation_trees(
-        root, "ImageNet DET", "{root}/images/<folder>/<name>.JPEG and {root}/gt/<folder>/<name>.xml")
+        root, "ImageNet DET", "{root}/images/<folder>/<name>.JPEG and {root}/gt/<folder>/<name>.xml"
+    )
     report = LoadReport("ImageNet DET", split)
     table = PairTableBuilder("det")
     # Folders of either tree: annotations whose image folder is missing are
@@ -143,8 +148,14 @@ def leaf_folders(tree: Path) -> set[str]:
     return found
 
 
-def _add_image(table: PairTableBuilder, report: LoadReport, xml_file: Path, image_dir: Path,
-               images: set[str], skip_bad: bool) -> None:
+def _add_image(
+    table: PairTableBuilder,
+    report: LoadReport,
+    xml_file: Path,
+    image_dir: Path,
+    images: set[str],
+    skip_bad: bool,
+) -> None:
     try:
         (width, height), boxes = parse_det_xml(xml_file)
     except DataError as error:
@@ -166,8 +177,10 @@ def _add_image(table: PairTableBuilder, report: LoadReport, xml_file: Path, imag
     name = next((xml_file.stem + ext for ext in IMAGE_EXTENSIONS if xml_file.stem + ext in images), None)
     if name is None:
         if not skip_bad:
-            raise DataError(f"{xml_file}: its image {image_dir / (xml_file.stem + '.JPEG')} does not exist "
-                            "(use --skip_bad to skip such annotations)")
+            raise DataError(
+                f"{xml_file}: its image {image_dir / (xml_file.stem + '.JPEG')} does not exist "
+                "(use --skip_bad to skip such annotations)"
+            )
         report.skip("annotations whose image is missing", str(xml_file))
         return
     path = str(image_dir / name)

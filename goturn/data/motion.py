@@ -31,8 +31,9 @@ class MotionModel:
 
     def __post_init__(self):
         if self.lambda_shift <= 0 or self.lambda_scale <= 0:
-            raise ValueError(f"lambda_shift and lambda_scale must be > 0, got "
-                             f"{self.lambda_shift} and {self.lambda_scale}")
+            raise ValueError(
+                f"lambda_shift and lambda_scale must be > 0, got {self.lambda_shift} and {self.lambda_scale}"
+            )
         if not self.min_scale <= self.max_scale or self.min_scale <= -1:
             raise ValueError(f"need -1 < min_scale <= max_scale, got {self.min_scale}, {self.max_scale}")
 
@@ -43,14 +44,24 @@ def _moved_centres(centre, extent, new_extent, image_extent, draws):
     candidates = centre + extent * draws
     half = new_extent[:, None] / 2.0
     candidates = np.minimum(image_extent - half, np.maximum(half, candidates))
-    accepted = ((candidates >= centre - extent) & (candidates <= centre + extent)
-                & (candidates - half >= 0) & (candidates + half <= image_extent))
+    accepted = (
+        (candidates >= centre - extent)
+        & (candidates <= centre + extent)
+        & (candidates - half >= 0)
+        & (candidates + half <= image_extent)
+    )
     first = np.where(accepted.any(axis=1), accepted.argmax(axis=1), draws.shape[1] - 1)
     return candidates[np.arange(len(candidates)), first]
 
 
-def sample_moved_boxes(box, image_width: int, image_height: int, count: int,
-                       rng: np.random.Generator, motion: MotionModel = MotionModel()) -> np.ndarray:
+def sample_moved_boxes(
+    box,
+    image_width: int,
+    image_height: int,
+    count: int,
+    rng: np.random.Generator,
+    motion: MotionModel = MotionModel(),
+) -> np.ndarray:
     """``count`` randomly moved and rescaled copies of ``box``, float64 (count, 4)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     width, height = x2 - x1, y2 - y1
@@ -64,5 +75,6 @@ def sample_moved_boxes(box, image_width: int, image_height: int, count: int,
     shifts = rng.laplace(0.0, 1.0 / motion.lambda_shift, size=(2, count, motion.max_tries))
     new_cx = _moved_centres(centre_x, width, new_w, image_width, shifts[0])
     new_cy = _moved_centres(centre_y, height, new_h, image_height, shifts[1])
-    return np.stack([new_cx - new_w / 2.0, new_cy - new_h / 2.0,
-                     new_cx + new_w / 2.0, new_cy + new_h / 2.0], axis=1)
+    return np.stack(
+        [new_cx - new_w / 2.0, new_cy - new_h / 2.0, new_cx + new_w / 2.0, new_cy + new_h / 2.0], axis=1
+    )

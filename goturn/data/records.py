@@ -57,17 +57,27 @@ class PairTableBuilder:
         return index
 
     def add(self, prev_path: str, prev_box, curr_path: str, curr_box, annotated_size=(0, 0)) -> None:
-        self._rows.append((self._image(prev_path), self._image(curr_path),
-                           tuple(prev_box), tuple(curr_box), tuple(annotated_size)))
+        self._rows.append(
+            (
+                self._image(prev_path),
+                self._image(curr_path),
+                tuple(prev_box),
+                tuple(curr_box),
+                tuple(annotated_size),
+            )
+        )
 
     def build(self) -> PairTable:
         if not self._rows:
             return PairTable(self.source)
         prev_image, curr_image, prev_box, curr_box, size = zip(*self._rows)
         return PairTable(
-            source=self.source, paths=self._paths,
-            prev_image=np.array(prev_image, np.int64), curr_image=np.array(curr_image, np.int64),
-            prev_box=np.array(prev_box, np.float64), curr_box=np.array(curr_box, np.float64),
+            source=self.source,
+            paths=self._paths,
+            prev_image=np.array(prev_image, np.int64),
+            curr_image=np.array(curr_image, np.int64),
+            prev_box=np.array(prev_box, np.float64),
+            curr_box=np.array(curr_box, np.float64),
             annotated_size=np.array(size, np.int64),
         )
 
@@ -78,8 +88,8 @@ class LoadReport:
 
     source: str
     split: str
-    groups: int = 0          # ALOV videos / DET folders read
-    items: int = 0           # ALOV annotations / DET images read
+    groups: int = 0  # ALOV videos / DET folders read
+    items: int = 0  # ALOV annotations / DET images read
     pairs: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -92,8 +102,10 @@ class LoadReport:
 
     def summary(self) -> str:
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items()))
-        return (f"{self.source} {self.split}: {self.pairs} pairs from {self.items} annotated items "
-                f"in {self.groups} groups; skipped: {skipped or 'none'}")
+        return (
+            f"{self.source} {self.split}: {self.pairs} pairs from {self.items} annotated items "
+            f"in {self.groups} groups; skipped: {skipped or 'none'}"
+        )
 
 
 def annotation_trees(root, dataset: str, layout: str) -> tuple[Path, Path]:

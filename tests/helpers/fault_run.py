@@ -68,7 +68,8 @@ def main() -> int:
             # glore.train's criterion; validation computes its loss elsewhere.
             forward = torch.nn.CrossEntropyLoss.forward
             torch.nn.CrossEntropyLoss.forward = lambda self, logits, labels: corrupt(
-                forward(self, logits, labels))
+                forward(self, logits, labels)
+            )
     return run_cli(train.main, train.get_args_parser(), argv)
 
 

@@ -103,6 +103,15 @@ def make_tiny_demo(folder: Path) -> Path:
     20 frames of 32x24 per video, in ``folder``."""
     from glore.data.demo import generate
 
-    generate(str(folder), groups=3, clips_per_group=1, test_groups=1, num_frames=20, height=24, width=32,
-             workers=1, log=lambda _: None)
+    generate(
+        str(folder),
+        groups=3,
+        clips_per_group=1,
+        test_groups=1,
+        num_frames=20,
+        height=24,
+        width=32,
+        workers=1,
+        log=lambda _: None,
+    )
     return folder

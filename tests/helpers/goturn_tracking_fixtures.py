@@ -30,7 +30,7 @@ def render_frames(boxes: np.ndarray, seed: int) -> list[np.ndarray]:
     frames = []
     for x, y, w, h in boxes:
         frame = rng.integers(0, 120, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-        frame[int(y):int(y + h), int(x):int(x + w)] = (230, 200, 40)
+        frame[int(y) : int(y + h), int(x) : int(x + w)] = (230, 200, 40)
         frames.append(frame)
     return frames
 
@@ -54,8 +54,9 @@ def write_otb(root: Path, names=("Car", "Dog"), frames: int = 6) -> dict[str, np
     return truth
 
 
-def write_got10k(root: Path, names=("GOT-10k_Val_000001", "GOT-10k_Val_000002"), frames: int = 6,
-                 split: str = "val") -> dict[str, np.ndarray]:
+def write_got10k(
+    root: Path, names=("GOT-10k_Val_000001", "GOT-10k_Val_000002"), frames: int = 6, split: str = "val"
+) -> dict[str, np.ndarray]:
     """A GOT-10k split with the meta files the toolkit's report reads; the
     target is marked invisible on frame 3 of the first sequence."""
     truth = {}
@@ -79,8 +80,9 @@ def write_got10k(root: Path, names=("GOT-10k_Val_000001", "GOT-10k_Val_000002"),
     return truth
 
 
-def write_alov(root: Path, categories=("01-Light", "02-SurfaceCover"), videos: int = 2,
-               frames: int = 11, every: int = 5) -> None:
+def write_alov(
+    root: Path, categories=("01-Light", "02-SurfaceCover"), videos: int = 2, frames: int = 11, every: int = 5
+) -> None:
     """ALOV videos annotated every ``every`` frames (corners 1-based)."""
     for c, category in enumerate(categories):
         for v in range(1, videos + 1):
@@ -130,8 +132,10 @@ def perfect_outputs(boxes_per_target: list[np.ndarray]) -> list[np.ndarray]:
     frame in the units of the crop centred on the previous true box."""
     corners = [np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1) for b in boxes_per_target]
     frames = len(corners[0])
-    return [np.stack([box_to_crop_units(c[t], context_geometry(c[t - 1], WIDTH, HEIGHT)) for c in corners])
-            for t in range(1, frames)]
+    return [
+        np.stack([box_to_crop_units(c[t], context_geometry(c[t - 1], WIDTH, HEIGHT)) for c in corners])
+        for t in range(1, frames)
+    ]
 
 
 _CHECKPOINT: dict[str, Path] = {}

@@ -44,8 +44,10 @@ def epoch_batches(seed: int, epoch: int, batch_size: int, rank: int, world_size:
     (seed, epoch), so a resumed run can jump straight to batch k."""
     order = np.random.default_rng(derive_seed(seed, epoch)).permutation(NUM_SAMPLES)
     global_batch = batch_size * world_size
-    return [order[start + rank * batch_size: start + (rank + 1) * batch_size]
-            for start in range(0, NUM_SAMPLES - global_batch + 1, global_batch)]
+    return [
+        order[start + rank * batch_size : start + (rank + 1) * batch_size]
+        for start in range(0, NUM_SAMPLES - global_batch + 1, global_batch)
+    ]
 
 
 def main(args):
@@ -86,21 +88,31 @@ def main(args):
             meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
             rt.record_loss(step, loss.item())
             if args.save_every and step % args.save_every == 0:
-                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
-                                                     step=step, step_in_epoch=index + 1))
+                rt.save_checkpoint(
+                    rt.training_state(
+                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
+                    )
+                )
             if rt.should_stop():
-                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
-                                                     step=step, step_in_epoch=index + 1))
+                rt.save_checkpoint(
+                    rt.training_state(
+                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
+                    )
+                )
                 rt.log.warning(rt.resume_hint())
                 rt.finish()
                 return 0
             if args.max_steps and step >= args.max_steps:
-                rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch,
-                                                     step=step, step_in_epoch=index + 1))
+                rt.save_checkpoint(
+                    rt.training_state(
+                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
+                    )
+                )
                 return finish(rt, args, model, meter, loss)
         epoch, skip = epoch + 1, 0
-        rt.save_checkpoint(rt.training_state(model, optimizer, lr_scheduler, epoch=epoch, step=step,
-                                             step_in_epoch=0))
+        rt.save_checkpoint(
+            rt.training_state(model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=0)
+        )
     return finish(rt, args, model, meter, loss)
 
 
@@ -117,10 +129,18 @@ def inject_faults(args, rank: int, step: int) -> None:
 def finish(rt, args, model, meter, loss):
     if rt.is_main:
         torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
-    write_result(args.output_dir, network="Tiny", batch_size=args.batch_size * rt.world_size,
-                 rank_size=rt.world_size, fps=meter.samples_per_sec, fps_unit="samples/s",
-                 accuracy=-loss.item(), accuracy_name="negative mse", loss=loss.item(),
-                 is_main=rt.is_main)
+    write_result(
+        args.output_dir,
+        network="Tiny",
+        batch_size=args.batch_size * rt.world_size,
+        rank_size=rt.world_size,
+        fps=meter.samples_per_sec,
+        fps_unit="samples/s",
+        accuracy=-loss.item(),
+        accuracy_name="negative mse",
+        loss=loss.item(),
+        is_main=rt.is_main,
+    )
     rt.finish()
 
 
@@ -134,12 +154,16 @@ def get_args_parser():
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--fail_at_step", type=int, default=0, help="fault injection: raise at this step")
     parser.add_argument("--fail_rank", type=int, default=0)
-    parser.add_argument("--nan_from_step", type=int, default=0,
-                        help="fault injection: NaN loss from this step on")
+    parser.add_argument(
+        "--nan_from_step", type=int, default=0, help="fault injection: NaN loss from this step on"
+    )
     parser.add_argument("--nan_rank", type=int, default=-1, help="the rank with the NaN loss (-1: all)")
     parser.add_argument("--step_seconds", type=float, default=0.0, help="sleep per step")
-    parser.add_argument("--private_output_dirs", action="store_true",
-                        help="fault injection: ranks above 0 get output folders of their own")
+    parser.add_argument(
+        "--private_output_dirs",
+        action="store_true",
+        help="fault injection: ranks above 0 get output folders of their own",
+    )
     return add_runtime_args(parser)
 
 

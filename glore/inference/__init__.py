@@ -1,0 +1,1 @@
+"""A trained GloRe model in use: loading it, scoring test lists, predicting one video."""

@@ -1,0 +1,148 @@
+"""Benchmark evaluation: run GOTURN and the no-motion baseline over every
+sequence of ALOV, OTB or GOT-10k, record the results, then report.
+
+    python -m goturn.tracking.evaluate --checkpoint C --data_path D --dataset alov --out DIR
+
+``DIR`` gets, in the GOT-10k toolkit's formats:
+
+- ``results/<tracker>/<seq>.txt`` (OTB layout; for ``--dataset got10k`` the
+  GOT-10k layout ``results/<tracker>/<seq>/<seq>_001.txt``): one line
+  ``x,y,w,h`` per ground-truth row, i.e. per annotated frame (every frame for
+  OTB and GOT-10k, about every fifth for ALOV); row 0 is the initialisation
+  box. The seconds spent on each frame lie beside it
+  (``times/<seq>_time.txt``, resp. ``<seq>/<seq>_time.txt``).
+- ``groundtruth/<seq>.txt``: the ground truth of those rows, and
+  ``groundtruth/<seq>_frames.txt`` the image of each row: with the result
+  file, all that is needed to recompute the scores (e.g. with the toolkit's
+  ``rect_iou``);
+- ``tracks/<tracker>/<seq>.txt``: the box on every frame, annotated or not;
+- ``results/<tracker>/baseline/<seq>/<seq>_001.txt``: the supervised
+  (re-initialising) run, one line per frame in the VOT toolkit's format;
+- ``report.json``, ``success_plot.png``, ``precision_plot.png``;
+- with ``--videos N``: ``videos/<seq>.mp4`` and ``.gif`` for the first N
+  sequences, the tracker's box and the ground truth drawn on every frame.
+
+A result file is written atomically when its sequence is finished, so an
+interrupted evaluation picks up where it stopped: sequences with a result are
+skipped (delete a file to recompute it). ``evaluation.json`` records whose
+results they are (the checkpoint's SHA-256, the data set and split): a run with
+another checkpoint or data stops rather than mix results, or with
+``--discard_stale`` deletes the old ones first. The scores are computed from
+the files, as the toolkit would.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import add_bool_flag
+from common.errors import run_cli
+from common.logs import setup_logging
+from goturn.tracking.benchmark import (
+    PRECISION_PLOT,
+    REPORT_FILE,
+    SUCCESS_PLOT,
+    ResultFiles,
+    claim_output_dir,
+    evaluate,
+    file_sha256,
+)
+from goturn.tracking.rendering import render_track
+from goturn.tracking.sequences import ALOV_VAL_FRACTION, DATASETS, read_alov, read_sequences
+from goturn.tracking.tracker import Tracker
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Evaluate a GOTURN checkpoint on ALOV, OTB or GOT-10k.")
+    parser.add_argument(
+        "--checkpoint", required=True, help="GOTURN checkpoint (this project's or a goturn-pytorch .ckpt)"
+    )
+    parser.add_argument(
+        "--data_path",
+        required=True,
+        help="ALOV: the folder holding images/ and gt/ "
+        "(or its parent); OTB: the folder of sequence folders; GOT-10k: the folder of splits",
+    )
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="ALOV: val (default, training's held-out videos), "
+        "train or all; GOT-10k: val (default), test or train; ignored for OTB",
+    )
+    parser.add_argument(
+        "--val_fraction",
+        type=float,
+        default=ALOV_VAL_FRACTION,
+        help="ALOV videos held out per category, as in training",
+    )
+    parser.add_argument("--out", required=True, help="results, report.json and plots go here")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
+    parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
+    add_bool_flag(
+        parser,
+        "--supervised",
+        default=True,
+        help="also run the VOT-style supervised protocol (failures and re-initialisation)",
+    )
+    parser.add_argument(
+        "--videos",
+        type=int,
+        default=0,
+        help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)",
+    )
+    add_bool_flag(
+        parser,
+        "--discard_stale",
+        default=False,
+        help="when OUT holds results of another checkpoint or data set, delete them instead of stopping",
+    )
+    return parser
+
+
+def main(args) -> dict:
+    log = setup_logging(True, 0)
+    if args.dataset == "alov":
+        sequences = read_alov(args.data_path, args.split or "val", args.val_fraction)
+    else:
+        sequences = read_sequences(args.dataset, args.data_path, args.split)
+    log.info(f"{args.dataset}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames")
+    tracker = Tracker(args.checkpoint, device=args.device, name=args.name)
+    split = args.split or ("val" if args.dataset != "otb" else None)
+    identity = {
+        "checkpoint_sha256": file_sha256(args.checkpoint),
+        "dataset": args.dataset,
+        "split": split,
+        "data_path": str(Path(args.data_path).resolve()),
+        "tracker": args.name,
+        **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
+    }
+    claim_output_dir(Path(args.out), identity, args.discard_stale, log)
+    context = {
+        "dataset": args.dataset,
+        "split": split,
+        "data_path": str(args.data_path),
+        "checkpoint": str(args.checkpoint),
+        "checkpoint_sha256": identity["checkpoint_sha256"],
+        "device": str(tracker.device),
+    }
+    layout = "got10k" if args.dataset == "got10k" else "otb"
+    report = evaluate(
+        tracker, sequences, args.out, layout=layout, supervised=args.supervised, context=context, log=log
+    )
+    for name, numbers in report.get("summary", {}).items():
+        log.info(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in numbers.items()))
+    if report:
+        log.info(f"report: {Path(args.out) / REPORT_FILE}; plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
+    files = ResultFiles(args.out, layout)
+    for sequence in sequences[: args.videos]:
+        video = Path(args.out) / "videos" / f"{sequence.name}.mp4"
+        boxes = np.loadtxt(files.track_path(tracker.name, sequence.name), delimiter=",", ndmin=2)
+        render_track(sequence, boxes, tracker.name, video, video.with_suffix(".gif"))
+        log.info(f"video: {video} (and .gif)")
+    return report
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

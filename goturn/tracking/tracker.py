@@ -1,0 +1,206 @@
+"""GOTURN as a tracker: ``init(image, box)`` then ``update(image) -> box``.
+
+Per new frame, for each target: crop the previous frame around the previous
+box (the target crop) and the new frame around the same box (the search
+crop), both with context and by the training code's own crop functions
+(``goturn.data.crops``); the network regresses the box inside the search crop;
+``box_from_crop_units`` maps it back to the frame. The prediction is the next
+previous box. Boxes stay floats throughout.
+
+Boxes are ``[x, y, w, h]`` in pixels; images RGB ``H x W x 3`` uint8 arrays
+(grey ``H x W`` too) or PIL images, as the GOT-10k toolkit passes them: an
+instance works unchanged as a ``got10k`` tracker (``name``,
+``is_deterministic``, ``init``, ``update``, ``track``). Several independent
+targets in one video go through the network as one batch
+(``init_targets`` / ``update_targets``).
+"""
+
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+from common.device import resolve_device
+from common.errors import UserError
+from goturn.data.crops import CROP_SIZE, box_from_crop_units, crop_with_context, to_network_input
+from goturn.model import GoturnNet
+from goturn.weights import load_pretrained
+
+# Smallest box side the tracker keeps, in pixels: a collapsed prediction
+# would otherwise give a 1-pixel context crop the network cannot recover from.
+MIN_SIDE = 1.0
+
+
+def load_model(checkpoint) -> GoturnNet:
+    """A GoturnNet with the weights of ``checkpoint`` (this project's
+    checkpoint, a bare state dict, or a goturn-pytorch ``.ckpt``)."""
+    with torch.device("meta"):
+        model = GoturnNet()
+    # Every parameter is overwritten by the checkpoint: skip the random init.
+    model = model.to_empty(device="cpu")
+    kind = load_pretrained(model, checkpoint)
+    if kind == "caffenet":
+        raise UserError(
+            f"{checkpoint} holds only the CaffeNet convolution weights; tracking needs a "
+            "trained GOTURN checkpoint (the regression head too)"
+        )
+    return model
+
+
+def to_bgr_array(image) -> np.ndarray:
+    """An RGB (or grey) PIL image or uint8 array as the H x W x 3 uint8 BGR
+    array the crop code and the network expect (Caffe's channel order)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got dtype {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGB image H x W x 3 (or grey H x W), got shape {array.shape}")
+    return np.ascontiguousarray(array[:, :, 2::-1])
+
+
+def xywh_to_corners(boxes) -> np.ndarray:
+    boxes = np.array(boxes, dtype=np.float64, ndmin=2)
+    if boxes.shape[1:] != (4,):
+        raise ValueError(f"expected boxes [x, y, w, h], got shape {boxes.shape}")
+    if (boxes[:, 2:] <= 0).any():
+        raise ValueError(f"boxes need a positive width and height, got {boxes.tolist()}")
+    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+
+
+def corners_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+
+def keep_in_image(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``box`` (corners) with each side at least ``MIN_SIDE``, inside the image."""
+    box = box.copy()
+    for low, high, limit in ((0, 2, width), (1, 3, height)):
+        if box[high] - box[low] < MIN_SIDE:
+            centre = min(max((box[low] + box[high]) / 2, MIN_SIDE / 2), limit - MIN_SIDE / 2)
+            box[low], box[high] = centre - MIN_SIDE / 2, centre + MIN_SIDE / 2
+    return box
+
+
+class SequenceTracker:
+    """What the GOT-10k toolkit calls on a tracker besides init/update."""
+
+    name = "tracker"
+    is_deterministic = True
+
+    def init(self, image, box) -> None:
+        raise NotImplementedError
+
+    def update(self, image) -> list[float]:
+        raise NotImplementedError
+
+    def track(self, img_files, box, visualize: bool = False):
+        """Run over ``img_files`` from ``box`` on the first; returns the boxes
+        (N x 4, row 0 = ``box``) and the seconds spent per frame. The
+        signature is the toolkit's; ``visualize`` is accepted and ignored
+        (drawing tracks is ``goturn.tracking.track``'s job)."""
+        boxes = np.zeros((len(img_files), 4))
+        boxes[0] = box
+        times = np.zeros(len(img_files))
+        for index, path in enumerate(img_files):
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+            start = time.perf_counter()
+            if index == 0:
+                self.init(image, box)
+            else:
+                boxes[index] = self.update(image)
+            times[index] = time.perf_counter() - start
+        return boxes, times
+
+
+class NoMotionTracker(SequenceTracker):
+    """The baseline that reports the first box on every frame: what a tracker
+    scores for knowing nothing about motion."""
+
+    name = "NoMotion"
+
+    def init(self, image, box) -> None:
+        self.box = [float(v) for v in box]
+
+    def update(self, image) -> list[float]:
+        return list(self.box)
+
+
+class Tracker(SequenceTracker):
+    """GOTURN tracking one or several targets.
+
+    ``checkpoint``: a path (see ``load_model``) or a GoturnNet (any module
+    ``(target, search) -> N x 4`` crop units). ``device``: auto|cpu|cuda|npu[:N]
+    or a torch.device.
+    """
+
+    def __init__(self, checkpoint, device="auto", name: str = "GOTURN"):
+        self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
+        model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
+        self.model = model.to(self.device).eval()
+        self.name = name
+        self._previous_image: np.ndarray | None = None
+        self._previous_boxes: np.ndarray | None = None  # K x 4 corners
+
+    # ---- one target: the GOT-10k interface -------------------------------
+    def init(self, image, box) -> None:
+        self.init_targets(image, [box])
+
+    def update(self, image) -> list[float]:
+        if self._previous_boxes is not None and len(self._previous_boxes) != 1:
+            raise RuntimeError(f"tracking {len(self._previous_boxes)} targets: use update_targets()")
+        return [float(v) for v in self.update_targets(image)[0]]
+
+    # ---- several targets, one batch ----------------------------------------
+    def init_targets(self, image, boxes) -> None:
+        """Start tracking ``boxes`` (K x 4, [x, y, w, h]) in ``image``."""
+        image, corners = to_bgr_array(image), xywh_to_corners(boxes)
+        height, width = image.shape[:2]
+        outside = (
+            (corners[:, 2] <= 0) | (corners[:, 3] <= 0) | (corners[:, 0] >= width) | (corners[:, 1] >= height)
+        )
+        if outside.any():
+            box = corners_to_xywh(corners[outside])[0].tolist()
+            raise ValueError(
+                f"the box {box} ([x, y, w, h]) lies outside the {width}x{height} image: nothing "
+                "to track (boxes are x, y, width, height, not two corners)"
+            )
+        self._previous_image, self._previous_boxes = image, corners
+
+    @torch.inference_mode()
+    def update_targets(self, image) -> np.ndarray:
+        """The K boxes in ``image`` (K x 4 float64, [x, y, w, h])."""
+        if self._previous_boxes is None:
+            raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
+        current = to_bgr_array(image)
+        height, width = current.shape[:2]
+        count = len(self._previous_boxes)
+        targets = np.empty((count, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        searches = np.empty_like(targets)
+        geometries = []
+        for k, box in enumerate(self._previous_boxes):
+            crop_with_context(self._previous_image, box, targets[k])
+            geometries.append(crop_with_context(current, box, searches[k])[1])
+        units = self.model(
+            to_network_input(torch.from_numpy(targets).to(self.device)),
+            to_network_input(torch.from_numpy(searches).to(self.device)),
+        )
+        units = units.float().cpu().numpy()
+        if not np.isfinite(units).all():
+            raise FloatingPointError(
+                "the network returned NaN or Inf; the checkpoint's weights are broken "
+                "(a diverged training run?)"
+            )
+        boxes = np.stack(
+            [
+                keep_in_image(box_from_crop_units(u, g, width, height), width, height)
+                for u, g in zip(units, geometries)
+            ]
+        )
+        self._previous_image, self._previous_boxes = current, boxes
+        return corners_to_xywh(boxes)

@@ -1,0 +1,169 @@
+"""test/launcher.sh and the ModelZoo summary, on a throwaway model package
+whose train module is the tiny trainer."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+SCRIPT = """#!/usr/bin/env bash
+NETWORK=Tiny MODULE=tests.helpers.tiny_train RANK_SIZE={rank_size} MODE={mode} BATCH_SIZE=8
+TRAIN_ARGS=(--epochs 2 --tensorboard false --workers 0)
+DEMO_ARGS=()
+source "{repo}/test/launcher.sh"
+"""
+
+SUMMARY_KEYS = [
+    "Network",
+    "RankSize",
+    "BatchSize",
+    "DeviceType",
+    "CaseName",
+    "ActualFPS",
+    "TrainingTime",
+    "TrainAccuracy",
+    "ActualLoss",
+    "E2ETrainingTime",
+]
+
+
+@pytest.fixture
+def fake_model(tmp_path):
+    model_dir = tmp_path / "tiny"
+    (model_dir / "test").mkdir(parents=True)
+    for name, rank_size, mode in [("train_full_1p.sh", 1, "acc"), ("train_performance_8p.sh", 8, "perf")]:
+        (model_dir / "test" / name).write_text(SCRIPT.format(rank_size=rank_size, mode=mode, repo=REPO_ROOT))
+    (tmp_path / "data").mkdir()
+    return model_dir
+
+
+def launch(model_dir, script, *args):
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env.pop("ASCEND_DEVICE_ID", None)
+    return subprocess.run(
+        ["bash", str(model_dir / "test" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def read_summary(path):
+    return dict(line.split(" = ", 1) for line in path.read_text().splitlines())
+
+
+def test_full_1p_writes_the_modelzoo_summary(fake_model):
+    result = launch(fake_model, "train_full_1p.sh", f"--data_path={fake_model.parent / 'data'}", "--lr=0.01")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    for prefix in (
+        "Final Performance images/sec : ",
+        "Final Train Accuracy : ",
+        "E2E Training Duration sec : ",
+    ):
+        assert any(line.startswith(prefix) for line in lines), prefix
+    case_dir = fake_model / "test" / "output" / "0"
+    summary = read_summary(case_dir / "Tiny_bs8_1p_acc.log")
+    assert list(summary)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
+    assert summary["CaseName"] == "Tiny_bs8_1p_acc" and summary["DeviceType"] == "cpu"
+    fps = float(summary["ActualFPS"])
+    # TrainingTime is written with two decimals: compare to that rounding.
+    assert fps > 0 and float(summary["TrainingTime"]) == pytest.approx(8 * 1000 / fps, rel=1e-2, abs=0.006)
+    losses = (case_dir / "train_Tiny_bs8_1p_acc_loss.txt").read_text().splitlines()
+    assert len(losses) == 2 * 64 // 8
+    log = (case_dir / "train_0.log").read_text()
+    assert "--lr 0.01" in log and "Final Train Accuracy" in log
+
+
+def test_8p_script_runs_as_gloo_processes_with_nproc_override(fake_model):
+    result = launch(
+        fake_model, "train_performance_8p.sh", f"--data_path={fake_model.parent / 'data'}", "--nproc=2"
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = read_summary(fake_model / "test" / "output" / "0" / "Tiny_bs16_2p_perf.log")
+    assert summary["RankSize"] == "2" and summary["BatchSize"] == "16"
+
+
+def test_missing_data_path_is_named(fake_model):
+    result = launch(fake_model, "train_full_1p.sh", "--data_path=/no/such/place")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --data_path=/no/such/place is not a directory"
+
+
+def test_failed_training_reports_no_summary(fake_model):
+    result = launch(
+        fake_model, "train_full_1p.sh", f"--data_path={fake_model.parent / 'data'}", "--device=cuda"
+    )
+    assert result.returncode == 2
+    assert "Final Performance" not in result.stdout
+    assert "no cuda device" in (fake_model / "test" / "output" / "0" / "train_0.log").read_text()
+
+
+def test_two_nodes_train_as_one_job_and_node_0_writes_the_summary(fake_model):
+    """Two launchers on this machine stand for two nodes of one process each (the run folder is
+    shared, as multi-node runs need): one job of 2 processes; node 1 ends well without a summary."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    nodes = []
+    for node in (0, 1):
+        args = [
+            f"--data_path={fake_model.parent / 'data'}",
+            "--nproc=1",
+            "--nnodes=2",
+            f"--node_rank={node}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+        ]
+        nodes.append(
+            subprocess.Popen(
+                ["bash", str(fake_model / "test" / "train_performance_8p.sh"), *args],
+                env={**env, "ASCEND_DEVICE_ID": str(node)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = [process.communicate(timeout=240)[0] for process in nodes]
+    assert [process.returncode for process in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert "node 1 done; the summary is written on node 0" in outputs[1]
+    assert "Final Performance images/sec" in outputs[0] and "Final Performance" not in outputs[1]
+    summary = read_summary(fake_model / "test" / "output" / "0" / "Tiny_bs16_2p_perf.log")
+    assert summary["RankSize"] == "2"
+
+
+@pytest.mark.parametrize("package", ["ascend-toolkit", "nnae"])
+def test_env_npu_finds_cann_from_its_install_record(tmp_path, package):
+    """/etc/Ascend/ascend_cann_install.info records the parent folder (Install_Path=/usr/local/Ascend);
+    set_env.sh is in its ascend-toolkit/ (or, runtime only, nnae/) folder."""
+    root = tmp_path / "Ascend"
+    (root / package).mkdir(parents=True)
+    (root / package / "set_env.sh").write_text("export CANN_MARKER=found\n")
+    info = tmp_path / "ascend_cann_install.info"
+    info.write_text(f"Install_Path={root}\n")
+    script = f"source {REPO_ROOT / 'test' / 'env_npu.sh'}; echo $CANN_MARKER $TASK_QUEUE_ENABLE"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "ASCEND_CANN_INSTALL_INFO": str(info)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.split() == ["found", "1"], result.stderr
+    info.write_text(f"Install_Path={tmp_path / 'elsewhere'}\n")
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "ASCEND_CANN_INSTALL_INFO": str(info)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "the Ascend environment is not set" in result.stderr or Path("/usr/local/Ascend").exists()

@@ -1,0 +1,72 @@
+"""Clip sampling (training: 8 frames, 8 apart, random start; testing: evenly spaced clips) and
+the training batch sampler (per-epoch permutation, split across ranks, resumable by index)."""
+
+import numpy as np
+import pytest
+
+from glore.data import clips as sampling  # (its test_clip_indices would be collected as a test if imported)
+from glore.data.clips import clip_span, train_clip_indices
+from glore.data.samplers import TrainBatchSampler
+
+
+def test_train_clip_in_a_long_video():
+    starts = set()
+    for seed in range(300):
+        clip = train_clip_indices(100, np.random.default_rng(seed))
+        assert len(clip) == 8 and np.all(np.diff(clip) == 8)
+        assert clip[0] >= 0 and clip[-1] <= 99
+        starts.add(int(clip[0]))
+    assert starts == set(range(0, 100 - 57 + 1))  # every start in [0, F - 57], uniformly reachable
+
+
+def test_train_clip_when_the_video_is_exactly_one_span():
+    assert clip_span(8, 8) == 57
+    assert train_clip_indices(57, np.random.default_rng(0)).tolist() == list(range(0, 57, 8))
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, 20, 56])
+def test_short_videos_loop_at_the_training_interval(num_frames):
+    for seed in range(20):
+        clip = train_clip_indices(num_frames, np.random.default_rng(seed))
+        assert np.all((clip >= 0) & (clip < num_frames))
+        assert np.all((clip - clip[0]) % num_frames == (8 * np.arange(8)) % num_frames)
+
+
+def test_one_test_clip_is_centred():
+    clip = sampling.test_clip_indices(101)[0]
+    assert clip.tolist() == list(range(22, 22 + 57, 8))  # 22 frames before, 22 after
+    assert sampling.test_clip_indices(57)[0].tolist() == list(range(0, 57, 8))
+
+
+def test_evenly_spaced_test_clips():
+    clips = sampling.test_clip_indices(300, num_clips=10)
+    starts = clips[:, 0]
+    assert clips.shape == (10, 8) and np.all(np.diff(clips, axis=1) == 8)
+    assert np.all(np.diff(starts) > 0) and starts[0] >= 0 and clips[-1, -1] <= 299
+    gaps = np.diff(starts)
+    assert gaps.max() - gaps.min() <= 1
+    short = sampling.test_clip_indices(30, num_clips=3)
+    assert np.all(short < 30) and len({tuple(c) for c in short}) == 3
+
+
+def test_batch_sampler_splits_each_epoch_across_ranks_and_resumes_by_index():
+    samplers = [TrainBatchSampler(103, 4, seed=7, epochs=4, rank=r, world_size=3) for r in range(3)]
+    steps = samplers[0].steps_per_epoch
+    assert steps == 103 // 3 // 4
+    epoch2 = [s.epoch_batches(2) for s in samplers]
+    keys = [key for rank in epoch2 for batch in rank for key in batch]
+    assert all(epoch == 2 for epoch, _ in keys)
+    indices = [index for _, index in keys]
+    assert len(set(indices)) == len(indices)  # no video twice within an epoch
+    assert samplers[1].epoch_batches(3) != epoch2[1]
+
+    # One iteration runs through the remaining epochs; a resumed one starts at (epoch, step).
+    whole = list(samplers[1])
+    assert len(whole) == len(samplers[1]) == 4 * steps and whole[2 * steps : 3 * steps] == epoch2[1]
+    samplers[1].start_at(2, 3)
+    assert list(samplers[1]) == whole[2 * steps + 3 :] and len(samplers[1]) == 2 * steps - 3
+
+
+def test_batch_sampler_too_few_videos():
+    with pytest.raises(ValueError, match="lower --batch_size"):
+        TrainBatchSampler(10, 4, seed=0, epochs=1, world_size=3)

@@ -1,0 +1,72 @@
+"""goturn/model.py: the two-tower CaffeNet network, its Caffe init, fp16-safe LRN and frozen towers."""
+
+import pytest
+import torch
+
+from goturn.model import GoturnNet
+from goturn.optim import caffe_param_groups
+
+
+def parameter_count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_shapes_and_parameter_count(net, inputs):
+    assert parameter_count(net) == 113_748_740
+    towers = sum(p.numel() for p in net.target_features.parameters())
+    assert towers == 2_334_080 and parameter_count(net.regressor) == 109_080_580
+    target, search = inputs
+    assert net.search_features(search).shape == (3, 256, 6, 6)
+    with torch.no_grad():
+        assert net(target, search).shape == (3, 4)
+
+
+def test_caffe_init():
+    torch.manual_seed(0)
+    head = GoturnNet().regressor
+    for name in ("fc6", "fc7", "fc7b"):
+        layer = getattr(head, name)
+        assert layer.weight.std().item() == pytest.approx(0.005, rel=0.02)
+        assert (layer.bias == 1).all()
+    assert head.fc8.weight.std().item() == pytest.approx(0.01, rel=0.1) and (head.fc8.bias == 0).all()
+
+
+def test_shared_targets_give_the_same_output(net, inputs):
+    target, search = inputs
+    index = torch.tensor([1, 1, 0])
+    with torch.no_grad():
+        torch.testing.assert_close(net(target, search, index), net(target[index], search))
+
+
+def test_lrn_under_fp16_autocast_matches_fp32_beyond_256():
+    """CaffeNet's LRN on activations past 256 (their square overflows fp16): the fp32 result to
+    fp16's precision, not 0."""
+    lrn = GoturnNet().target_features.norm1
+    x = torch.rand(2, 96, 27, 27) * 600
+    expected = lrn(x)
+    with torch.autocast("cpu", dtype=torch.float16):
+        got = lrn(x.half())
+    torch.testing.assert_close(got.float(), expected, rtol=2e-3, atol=1e-2)
+    assert got.dtype == torch.float16
+
+
+def test_frozen_towers_compute_no_gradients(inputs):
+    model = GoturnNet()
+    model.freeze_features()
+    assert model.features_frozen()
+    target, search = inputs
+    assert not model.search_features(search).requires_grad  # no graph recorded for the towers
+    model(target, search).sum().backward()
+    assert all(p.grad is None for tower in model.feature_towers() for p in tower.parameters())
+    assert all(p.grad is not None for p in model.regressor.parameters())
+    groups = caffe_param_groups(model, 1e-6, 5e-4)
+    assert [(g["name"], g["lr"], g["weight_decay"]) for g in groups] == [
+        ("fc_weight", pytest.approx(1e-5), pytest.approx(5e-4)),
+        ("fc_bias", pytest.approx(2e-5), 0.0),
+    ]
+    model.freeze_features(False)
+    names = [g["name"] for g in caffe_param_groups(model, 1e-6, 5e-4)]
+    assert names == ["fc_weight", "fc_bias", "conv_weight", "conv_bias"]
+
+
+# ---- weight loaders -------------------------------------------------------

@@ -1,0 +1,126 @@
+"""goturn.train end to end on a tiny demo set: the loss falls and the summary
+is written. (Bitwise resume, across an lr drop, is tests/reliability/test_resume.py's.)"""
+
+import json
+
+import pytest
+
+from goturn.data import demo
+from tests.conftest import run_python
+
+# Small and fast: 8 examples per step (1 true + 3 generated per pair), frozen
+# random towers, a learning rate high enough to move in a few steps.
+TINY = [
+    "--batch_size",
+    "8",
+    "--examples_per_pair",
+    "3",
+    "--pretrained_model",
+    "none",
+    "--freeze_convs",
+    "true",
+    "--lr",
+    "1e-5",
+    "--val_batches",
+    "1",
+    "--workers",
+    "1",
+    "--tensorboard",
+    "false",
+    "--print_freq",
+    "1",
+]
+
+
+@pytest.fixture(scope="module")
+def data_path(tmp_path_factory):
+    return demo.generate(
+        tmp_path_factory.mktemp("goturn") / "demo", videos_per_category=2, frames=16, det_images_per_folder=2
+    )
+
+
+def train(data_path, output_dir, *extra):
+    result = run_python(
+        "-m",
+        "goturn.train",
+        "--data_path",
+        str(data_path),
+        "--output_dir",
+        str(output_dir),
+        *TINY,
+        *extra,
+        env={"OMP_NUM_THREADS": "2"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_training_lowers_the_loss_and_writes_the_summary(data_path, tmp_path):
+    log = train(data_path, tmp_path, "--epochs", "1", "--max_steps", "6")
+    losses = [float(line.split()[1]) for line in (tmp_path / "loss.txt").read_text().splitlines()]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    validations = [
+        float(line.split("loss ")[1].split()[0]) for line in log.splitlines() if "validation at step" in line
+    ]
+    assert len(validations) == 2 and validations[-1] < validations[0]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["network"] == "GOTURN" and result["batch_size"] == 8 and result["fps_unit"] == "examples/s"
+    assert result["accuracy"] == pytest.approx(validations[-1], rel=1e-4)
+    assert result["loss"] == pytest.approx(losses[-1])
+    assert result["fps"] > 0 and result["extra"]["it_per_s"] == pytest.approx(result["fps"] / 8)
+    assert "conv towers frozen (no gradients computed)" in log
+    # What indexing left out is counted in the result as in the log (the demo
+    # DET folders hold objects too large to track).
+    skipped = result["extra"]["skipped_at_indexing"]
+    assert skipped
+    for source_split, counts in skipped.items():
+        line = next(line for line in log.splitlines() if f"{source_split}: " in line)
+        assert all(f"{count} {reason}" in line for reason, count in counts.items())
+    assert result["extra"]["skipped_samples"] == 0
+
+
+def test_fp16_steps_the_scaler_skips_leave_the_weights_trainable(data_path, tmp_path):
+    """fp16's GradScaler starts at 2^16 and skips the first steps (overflow);
+    the steps after them must train. (With torch's fused SGD the skipped steps
+    wrote the momentum buffers and the first real step blew the FC weights up:
+    validation loss NaN.)"""
+    log = train(data_path, tmp_path, "--precision", "fp16", "--epochs", "1", "--max_steps", "6")
+    result = json.loads((tmp_path / "result.json").read_text())
+    skipped = result["extra"]["fp16_skipped_steps"]
+    assert 1 <= skipped < 6, log[-2000:]
+    validations = [
+        float(line.split("loss ")[1].split()[0]) for line in log.splitlines() if "validation at step" in line
+    ]
+    assert len(validations) == 2 and validations[-1] < validations[0]
+
+
+def test_validation_under_torchrun_equals_one_process(data_path, tmp_path):
+    """The fixed validation batches split across two processes (one each)
+    add up to the one-process loss."""
+
+    def step0_validation(log: str) -> float:
+        line = next(line for line in log.splitlines() if "validation at step 0" in line)
+        return float(line.split("loss ")[1].split()[0])
+
+    flags = ["--val_batches", "2", "--epochs", "1", "--max_steps", "1", "--workers", "0"]
+    single = train(data_path, tmp_path / "one", *flags)
+    result = run_python(
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "goturn.train",
+        "--data_path",
+        str(data_path),
+        "--output_dir",
+        str(tmp_path / "two"),
+        *TINY,
+        *flags,
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "validation: 2 fixed batches" in single, single[-1500:]
+    two_processes = step0_validation(result.stdout + result.stderr)
+    assert two_processes == pytest.approx(step0_validation(single), abs=2e-4)

@@ -1,0 +1,265 @@
+"""Benchmark readers, the resumable evaluation and its report, and agreement
+with the GOT-10k toolkit (its experiments run our tracker unchanged, and its
+report on our result files gives our numbers)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from goturn.data.alov import load_alov
+from goturn.data.records import DataError
+from goturn.tracking import benchmark, evaluate
+from goturn.tracking.sequences import read_alov, read_got10k, read_otb
+from goturn.tracking.tracker import Tracker
+from tests.helpers.goturn_tracking_fixtures import (
+    ConstantNet,
+    write_alov,
+    write_got10k,
+    write_otb,
+)
+
+
+def scores_without_speed(report: dict) -> dict:
+    return {
+        name: {key: value for key, value in numbers.items() if key != "fps"}
+        for name, numbers in report["summary"].items()
+    }
+
+
+class CountingTracker(Tracker):
+    """A stub-network tracker that counts the sequences it is run on."""
+
+    def __init__(self):
+        super().__init__(ConstantNet(), device="cpu", name="Stub")
+        self.sequences_run = 0
+
+    def track(self, img_files, box, visualize=False):
+        self.sequences_run += 1
+        return super().track(img_files, box, visualize)
+
+
+def test_otb_reader_separators_multiple_targets_and_errors(tmp_path):
+    truth = write_otb(tmp_path, names=("Car", "Dog"))
+    jogging = tmp_path / "Jogging"
+    (jogging / "img").mkdir(parents=True)
+    for number in (1, 2):
+        shutil.copy(tmp_path / "Car" / "img" / "0001.jpg", jogging / "img" / f"000{number}.jpg")
+        (jogging / f"groundtruth_rect.{number}.txt").write_text(f"{number} 2 10 12\n{number} 3 10 12\n")
+    (jogging / "groundtruth_rect.3.txt").write_text("\n")  # empty: no target
+    sequences = {s.name: s for s in read_otb(tmp_path)}
+    assert sorted(sequences) == ["Car", "Dog", "Jogging.1", "Jogging.2"]
+    np.testing.assert_allclose(sequences["Dog"].ground_truth, truth["Dog"])
+    assert len(sequences["Car"]) == 6 and sequences["Car"].image_size() == (96, 72)
+    np.testing.assert_allclose(sequences["Jogging.2"].ground_truth[1], [2, 3, 10, 12])
+    (tmp_path / "Dog" / "groundtruth_rect.txt").write_text("1,2,3,4\n1,2,x,4\n")
+    with pytest.raises(DataError, match=r"groundtruth_rect.txt:2: expected four numbers"):
+        read_otb(tmp_path)
+
+
+def test_got10k_reader_visibility_and_test_split(tmp_path):
+    truth = write_got10k(tmp_path)
+    sequences = read_got10k(tmp_path, "val")
+    assert [s.name for s in sequences] == list(truth)
+    assert sequences[0].visible.tolist() == [True, True, True, False, True, True]
+    np.testing.assert_allclose(sequences[1].ground_truth, truth[sequences[1].name], atol=1e-4)
+    test_dir = tmp_path / "val" / sequences[0].name
+    (test_dir / "groundtruth.txt").write_text("1,2,30,20\n")
+    only_first = read_got10k(tmp_path / "val")[0]
+    assert np.isfinite(only_first.ground_truth[0]).all() and np.isnan(only_first.ground_truth[1:]).all()
+
+
+def test_got10k_test_split_result_files_hold_a_box_per_frame(tmp_path):
+    """GOT-10k's test split annotates frame 1 only; its server wants every frame's box."""
+    name = "GOT-10k_Test_000001"
+    write_got10k(tmp_path, names=(name,), split="test")
+    (tmp_path / "test" / name / "groundtruth.txt").write_text("1,2,30,20\n")
+    tracker = Tracker(ConstantNet(), device="cpu", name="Stub")
+    benchmark.evaluate(tracker, read_got10k(tmp_path, "test"), tmp_path / "eval", layout="got10k")
+    rows = (tmp_path / "eval" / "results" / "Stub" / name / f"{name}_001.txt").read_text().splitlines()
+    assert len(rows) == 6 and rows[0] == "1.000,2.000,30.000,20.000"
+
+
+def test_frames_folders_keep_frame_order_with_unpadded_numbers(tmp_path):
+    from goturn.tracking.sequences import list_images
+
+    for number in (1, 2, 10, 11, 3):
+        (tmp_path / f"frame{number}.png").write_bytes(b"")
+    assert [Path(p).name for p in list_images(tmp_path)] == [
+        "frame1.png",
+        "frame2.png",
+        "frame3.png",
+        "frame10.png",
+        "frame11.png",
+    ]
+
+
+def test_alov_reader_uses_trainings_validation_split(tmp_path):
+    write_alov(tmp_path / "ALOV")
+    validation = read_alov(tmp_path)  # the parent of ALOV/ is accepted
+    assert [s.name for s in validation] == ["01-Light_video00002", "02-SurfaceCover_video00002"]
+    pairs, _ = load_alov(tmp_path / "ALOV", "val")
+    assert sorted({Path(p).parent.name for p in pairs.paths}) == [s.name for s in validation]
+    sequence = validation[0]
+    assert len(sequence) == 11
+    annotated = np.isfinite(sequence.ground_truth).all(axis=1)
+    assert np.flatnonzero(annotated).tolist() == [0, 5, 10]
+    assert len(read_alov(tmp_path / "ALOV", split="all")) == 4
+    assert len(read_alov(tmp_path / "ALOV", split="train")) == 2
+
+
+def test_evaluation_is_resumable_and_reports_the_baseline(tmp_path):
+    write_otb(tmp_path / "otb", names=("Car", "Dog", "Eel"))
+    sequences = read_otb(tmp_path / "otb")
+    out = tmp_path / "eval"
+    tracker = CountingTracker()
+    report = benchmark.evaluate(tracker, sequences, out, context={"dataset": "otb"})
+    assert tracker.sequences_run == 3
+    for name in ("Car", "Dog", "Eel"):
+        assert (out / "results" / "Stub" / f"{name}.txt").is_file()
+        assert (out / "results" / "NoMotion" / f"{name}.txt").is_file()
+        assert (out / "results" / "Stub" / "baseline" / name / f"{name}_001.txt").is_file()
+    for name in ("report.json", "success_plot.png", "precision_plot.png"):
+        assert (out / name).stat().st_size > 0
+    assert set(report["trackers"]) == {"Stub", "NoMotion"}
+    assert report["summary"]["NoMotion"]["auc"] != report["summary"]["Stub"]["auc"]
+    assert report["gain_over_no_motion"]["auc"] == pytest.approx(
+        report["summary"]["Stub"]["auc"] - report["summary"]["NoMotion"]["auc"]
+    )
+
+    again = CountingTracker()
+    assert benchmark.evaluate(again, sequences, out)["summary"] == report["summary"]
+    assert again.sequences_run == 0
+    (out / "results" / "Stub" / "Dog.txt").unlink()
+    third = CountingTracker()
+    recomputed = benchmark.evaluate(third, sequences, out)
+    assert third.sequences_run == 1
+    assert scores_without_speed(recomputed) == scores_without_speed(report)
+
+
+def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
+    """The command's wiring, with the stub network in place of the checkpoint's
+    (loading a real checkpoint is covered by the track command's test)."""
+    write_alov(tmp_path / "ALOV")
+    out = tmp_path / "eval"
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"weights of model A")
+    monkeypatch.setattr(
+        evaluate, "Tracker", lambda checkpoint, device, name: Tracker(ConstantNet(), device=device, name=name)
+    )
+    command = [
+        "--checkpoint",
+        str(checkpoint),
+        "--data_path",
+        str(tmp_path / "ALOV"),
+        "--dataset",
+        "alov",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+    report = evaluate.main(evaluate.get_args_parser().parse_args([*command, "--videos", "1"]))
+    name = "01-Light_video00002"
+    assert np.loadtxt(out / "results" / "GOTURN" / f"{name}.txt", delimiter=",").shape == (3, 4)
+    assert np.loadtxt(out / "groundtruth" / f"{name}.txt", delimiter=",").shape == (3, 4)
+    assert (out / "groundtruth" / f"{name}_frames.txt").read_text().split()[1].endswith("00000006.jpg")
+    assert np.loadtxt(out / "tracks" / "GOTURN" / f"{name}.txt", delimiter=",").shape == (11, 4)
+    assert len(np.loadtxt(out / "results" / "GOTURN" / "times" / f"{name}_time.txt")) == 11
+    assert len((out / "results" / "GOTURN" / "baseline" / name / f"{name}_001.txt").read_text().split()) == 11
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["summary"] == report["summary"] and saved["dataset"] == "alov"
+    for key in ("otb", "otb_first_frame_excluded", "got10k", "vot", "alov", "speed"):
+        assert key in saved["trackers"]["GOTURN"]
+    capture = cv2.VideoCapture(str(out / "videos" / f"{name}.mp4"))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 11 and capture.read()[0]
+    assert (out / "videos" / f"{name}.gif").stat().st_size > 0
+
+    # Results of another checkpoint are never mixed in: stop, or discard them.
+    checkpoint.write_bytes(b"weights of model B")
+    with pytest.raises(UserError, match="another run: checkpoint_sha256"):
+        evaluate.main(evaluate.get_args_parser().parse_args(command))
+    marker = out / "results" / "GOTURN" / f"{name}.txt"
+    marker.write_text("stale\n")
+    evaluate.main(evaluate.get_args_parser().parse_args([*command, "--discard_stale"]))
+    assert np.loadtxt(marker, delimiter=",").shape == (3, 4)
+    assert not (out / "videos").exists()
+
+
+def test_toolkit_otb_report_on_our_result_files_gives_our_numbers(tmp_path):
+    experiments = pytest.importorskip("got10k.experiments", reason="got10k (GOT-10k toolkit) not installed")
+    write_otb(tmp_path / "otb", names=("Car", "Dog", "Eel"))
+    sequences = read_otb(tmp_path / "otb")
+    tracker = Tracker(ConstantNet(), device="cpu", name="Stub")
+    report = benchmark.evaluate(tracker, sequences, tmp_path / "eval", supervised=False)
+
+    class Dataset:
+        """What ExperimentOTB.report reads of its OTB data set."""
+
+        def __init__(self):
+            self.seq_names = [s.name for s in sequences]
+
+        def __len__(self):
+            return len(sequences)
+
+        def __iter__(self):
+            return iter([(s.frames, s.ground_truth) for s in sequences])
+
+    experiment = experiments.ExperimentOTB.__new__(experiments.ExperimentOTB)
+    experiment.dataset, experiment.nbins_iou, experiment.nbins_ce = Dataset(), 21, 51
+    experiment.result_dir, experiment.report_dir = str(tmp_path / "eval" / "results"), str(tmp_path / "tk")
+    toolkit = experiment.report(["Stub", "NoMotion"])
+    for name in ("Stub", "NoMotion"):
+        ours, theirs = report["trackers"][name]["otb"], toolkit[name]["overall"]
+        assert ours["auc"] == pytest.approx(theirs["success_score"], abs=1e-12)
+        assert ours["precision_20px"] == pytest.approx(theirs["precision_score"], abs=1e-12)
+        assert ours["success_rate_0.5"] == pytest.approx(theirs["success_rate"], abs=1e-12)
+
+
+def test_toolkit_got10k_experiment_runs_our_tracker_and_agrees(tmp_path):
+    experiments = pytest.importorskip("got10k.experiments", reason="got10k (GOT-10k toolkit) not installed")
+    write_got10k(tmp_path / "got10k")
+    tracker = Tracker(ConstantNet(), device="cpu", name="Stub")
+    experiment = experiments.ExperimentGOT10k(
+        str(tmp_path / "got10k"),
+        subset="val",
+        result_dir=str(tmp_path / "tk_results"),
+        report_dir=str(tmp_path / "tk_reports"),
+    )
+    experiment.run(tracker)  # the toolkit drives the tracker itself
+    theirs = experiment.report(["Stub"])["Stub"]["overall"]
+    sequences = read_got10k(tmp_path / "got10k", "val")
+    ours = benchmark.evaluate(tracker, sequences, tmp_path / "eval", layout="got10k")["trackers"]["Stub"]
+    assert ours["got10k"]["ao"] == pytest.approx(theirs["ao"], abs=1e-12)
+    assert ours["got10k"]["sr_0.5"] == pytest.approx(theirs["sr"], abs=1e-12)
+    # The same numbers from the toolkit's report on our result files.
+    experiment.result_dir = str(tmp_path / "eval" / "results")
+    on_our_files = experiment.report(["Stub"])["Stub"]["overall"]
+    assert on_our_files["ao"] == pytest.approx(theirs["ao"], abs=1e-12)
+
+
+def test_toolkit_functions_on_alov_result_files_give_our_numbers(tmp_path):
+    toolkit = pytest.importorskip("got10k.utils.metrics", reason="got10k (GOT-10k toolkit) not installed")
+    experiments = pytest.importorskip("got10k.experiments")
+    write_alov(tmp_path / "ALOV")
+    sequences = read_alov(tmp_path / "ALOV", split="all")
+    out = tmp_path / "eval"
+    report = benchmark.evaluate(
+        Tracker(ConstantNet(), device="cpu", name="Stub"), sequences, out, supervised=False
+    )
+    otb = experiments.ExperimentOTB.__new__(experiments.ExperimentOTB)
+    otb.nbins_iou, otb.nbins_ce = 21, 51
+    curves = []
+    for sequence in sequences:
+        boxes = np.loadtxt(out / "results" / "Stub" / f"{sequence.name}.txt", delimiter=",")
+        truth = np.loadtxt(out / "groundtruth" / f"{sequence.name}.txt", delimiter=",")
+        boxes[0] = truth[0]
+        curves.append(otb._calc_curves(toolkit.rect_iou(boxes, truth), toolkit.center_error(boxes, truth)))
+    success = np.mean([c[0] for c in curves], axis=0)
+    precision = np.mean([c[1] for c in curves], axis=0)
+    assert report["trackers"]["Stub"]["otb"]["auc"] == pytest.approx(np.mean(success), abs=1e-12)
+    assert report["trackers"]["Stub"]["otb"]["precision_20px"] == pytest.approx(precision[20], abs=1e-12)
