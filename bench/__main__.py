@@ -49,7 +49,7 @@ def run_job(job: Job, settings: Settings, device: torch.device) -> list[dict]:
     env = {**os.environ, **script_environment(job.model), "PYTHONPATH": path}
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "bench.jobs", job.key, settings_json(settings)],
+            [sys.executable, "-m", "bench.run_job", job.key, settings_json(settings)],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -2,7 +2,7 @@
 and from XVID video, through the training data set (glore.data.dataset
 .TrainClips: sampling, one read per clip, the full training augmentation);
 the augmentation alone, in the loader (per core) and on the device
-(``--augment_on device``), and the bytes a loader batch carries in each mode."""
+(``--pixels_on device``), and the bytes a loader batch carries in each mode."""
 
 import itertools
 import pickle
@@ -60,7 +60,7 @@ def _keys(count: int, num_videos: int) -> list[tuple[int, int]]:
 
 
 def loader_augmentation(videos: list[GloreVideo], clips_per_run: int, repeats) -> Figure:
-    """``--augment_on loader``'s work without the frame reading: TrainTransform
+    """``--pixels_on loader``'s work without the frame reading: TrainTransform
     (draw, one resize of the box, flip, HLS, jitter, planar int16) on 8 frames
     read beforehand, one core. The same with reading is ``glore.clips.rawframes``."""
     rng = np.random.default_rng(0)
@@ -89,7 +89,7 @@ def loader_augmentation(videos: list[GloreVideo], clips_per_run: int, repeats) -
 def device_augmentation(
     videos: list[GloreVideo], device: torch.device, repeats, threads: int, batch_size: int = AUGMENT_BATCH
 ) -> Figure:
-    """``--augment_on device``: glore.data.device_augment.DeviceAugment on a
+    """``--pixels_on device``: glore.data.device_augment.DeviceAugment on a
     real loader batch (raw frames N x 8 x 240 x 320 x 3 and the draws), from
     the frames' copy to the device (pinned on CUDA, as train.py's loader pins
     them) to normalised float32 N x 3 x 8 x 224 x 224 in channels-last."""
@@ -126,7 +126,7 @@ def batch_bytes(
     videos: list[GloreVideo], augment_on: str, batches: int = 4, batch_size: int = AUGMENT_BATCH
 ) -> Figure:
     """What a loader worker hands over per batch of 8 clips for
-    ``--augment_on loader`` (int16 clips 3 x 8 x 224 x 224: the jitter leaves
+    ``--pixels_on loader`` (int16 clips 3 x 8 x 224 x 224: the jitter leaves
     [0, 255]) or ``device`` (uint8 frames 8 x 240 x 320 x 3); the tensors plus
     the pickled lists beside them (labels, indices, draws, noise seeds)."""
     dataset = TrainClips(

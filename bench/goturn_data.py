@@ -1,6 +1,6 @@
 """GOTURN data figures: example generation per core (with and without JPEG
 decode), the loader's throughput with 0, 1 and 2 workers, and for
-``--crops_on device`` the crops cut on the device and the bytes a batch
+``--pixels_on device`` the crops cut on the device and the bytes a batch
 carries, all through the project's own generator (goturn.data) on pairs
 written by bench.inputs. The per-core figures expect a process set up like
 a loader worker (one thread, see bench.jobs)."""
@@ -14,12 +14,13 @@ import torch
 
 from bench.harness import Figure, rate_figure, thread_limit
 from bench.inputs import GoturnPair
+from common.loader import RunSteps, make_loader
 from goturn.data.crops import CROP_SIZE
 from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.examples import load_pair, make_examples, read_image, search_boxes
 from goturn.data.motion import MotionModel
 from goturn.data.records import PairTable, PairTableBuilder
-from goturn.data.stream import ExampleStream, StreamBatches, make_loader
+from goturn.data.stream import ExampleStream, StreamBatches
 
 GENERATED = 10  # synthetic examples per pair, plus the true one
 BATCH = 50
@@ -95,10 +96,13 @@ def loader_throughput(pairs: list[GoturnPair], workers: int, batches_per_run: in
     stream = ExampleStream([pair_table(pairs)], batch_size=BATCH, seed=0, generated=GENERATED)
     backlog = workers * PREFETCH_FACTOR + 1
     total = backlog + (repeats.warmup + repeats.runs) * batches_per_run
-    loader, sampler = make_loader(
-        StreamBatches(stream, steps_per_epoch=total), workers, prefetch_factor=PREFETCH_FACTOR
+    loader = make_loader(
+        StreamBatches(stream, steps_per_epoch=total),
+        RunSteps(total, epochs=1),
+        workers=workers,
+        device=torch.device("cpu"),
+        prefetch_factor=PREFETCH_FACTOR,
     )
-    sampler.set_epoch(0)
     batches = iter(loader)
     for _ in range(backlog):
         next(batches)
@@ -140,7 +144,7 @@ def jpeg_decode(pairs: list[GoturnPair], repeats) -> Figure:
 
 
 def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads: int) -> Figure:
-    """``--crops_on device``: all crops of a real batch of 50 (its targets
+    """``--pixels_on device``: all crops of a real batch of 50 (its targets
     and searches) cut by ``crop_batch_on_device``, the frames' copy to the
     device included (pinned, as train.py's loader pins them on CUDA). The
     same crops by cv2 in the loader are in ``goturn.examples.no_decode``
@@ -171,7 +175,7 @@ def device_crops(pairs: list[GoturnPair], device: torch.device, repeats, threads
 
 def batch_bytes(pairs: list[GoturnPair], crops_on: str, batches: int = 8) -> Figure:
     """What a loader worker hands over per batch of 50 (every tensor of the
-    batch), for ``--crops_on loader`` (uint8 crops) or ``device`` (each
+    batch), for ``--pixels_on loader`` (uint8 crops) or ``device`` (each
     distinct frame once, uint8, and the crop rectangles); median over
     ``batches`` batches."""
     stream = ExampleStream(

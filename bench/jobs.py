@@ -7,14 +7,12 @@ their process to one core and set it up exactly as the package's loader
 worker is set up (its ``worker_init_fn``), since that is where the work runs
 in training.
 
-    python -m bench.jobs JOB SETTINGS_JSON   (called by python -m bench)
-
+``python -m bench.run_job JOB SETTINGS_JSON`` (called by ``python -m bench``) runs one and
 prints one JSON line per figure on stdout.
 """
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,7 +122,7 @@ def _glore_videos(settings: Settings):
 
 def goturn_generation(settings: Settings) -> list[Figure]:
     from bench import goturn_data
-    from goturn.data.stream import init_loader_worker
+    from common.loader import init_loader_worker
 
     pairs = _goturn_pairs(settings)
     _pin_to_one_core()
@@ -166,7 +164,7 @@ def goturn_loader(settings: Settings) -> list[Figure]:
 
 
 def goturn_device_crops(settings: Settings) -> list[Figure]:
-    """``--crops_on device``: the crop rate on the step device, and what a
+    """``--pixels_on device``: the crop rate on the step device, and what a
     loader batch weighs in each mode."""
     from bench import goturn_data
 
@@ -186,11 +184,11 @@ def goturn_device_crops(settings: Settings) -> list[Figure]:
 
 def glore_clip_loading(settings: Settings) -> list[Figure]:
     from bench import glore_data
-    from glore.data.dataset import loader_worker_init
+    from common.loader import init_loader_worker
 
     videos = _glore_videos(settings)
     _pin_to_one_core()
-    loader_worker_init(0)
+    init_loader_worker(0)
     figures = [
         glore_data.clip_loading(videos, source, settings.plan.clips_per_run, settings.plan.data)
         for source in ("rawframes", "video")
@@ -203,7 +201,7 @@ def glore_clip_loading(settings: Settings) -> list[Figure]:
 
 
 def glore_device_augment(settings: Settings) -> list[Figure]:
-    """``--augment_on device``: the augmentation rate on the step device, and
+    """``--pixels_on device``: the augmentation rate on the step device, and
     what a loader batch weighs in each mode."""
     from bench import glore_data
 
@@ -327,17 +325,3 @@ JOBS_BY_KEY = {job.key: job for job in JOBS}
 
 def settings_json(settings: Settings) -> str:
     return json.dumps(asdict(settings))
-
-
-def main(argv: list[str]) -> int:
-    from bench.report import figure_record, print_json_lines
-
-    if len(argv) != 2 or argv[0] not in JOBS_BY_KEY:
-        sys.exit(f"usage: python -m bench.jobs JOB SETTINGS_JSON; jobs: {', '.join(JOBS_BY_KEY)}")
-    settings = Settings(**json.loads(argv[1]))
-    print_json_lines([figure_record(figure) for figure in JOBS_BY_KEY[argv[0]].run(settings)])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -9,13 +9,12 @@ import torch
 
 from bench.harness import Figure, Repeats, rate_figure, thread_limit
 from common.precision import autocast, make_grad_scaler
-from glore.inference.trained_model import model_input
+from glore.data.transforms import normalize_clips
 from glore.model import GloReNet, to_channels_last
 from glore.optim import build_optimizer
-from goturn.model import GoturnNet
+from goturn.data.stream import to_device as goturn_to_device
+from goturn.model import GoturnNet, l1_sum
 from goturn.optim import build_solver, fused_update
-from goturn.train import l1_sum
-from goturn.train import to_device as goturn_to_device
 
 UCF101_CLASSES = 101
 
@@ -102,7 +101,7 @@ def glore_step(
 
     def work() -> int:
         with autocast(device, precision):
-            logits = model(model_input(clips, model, device))
+            logits = model(normalize_clips(clips, device, channels_last=True))
         loss = criterion(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -131,7 +130,7 @@ def glore_inference(
     @torch.inference_mode()
     def work() -> int:
         with autocast(device, precision):
-            model(model_input(clips, model, device))
+            model(normalize_clips(clips, device, channels_last=True))
         return len(clips)
 
     with thread_limit(threads):

@@ -1,5 +1,6 @@
-"""The runtime both models share: device, distributed, precision, seeding,
-checkpoints, logging and the ModelZoo summary."""
+"""What both models share: the runtime (device, process group, precision, seeding, logging),
+the training run's skeleton (state, resume, checkpoints, stop, finish), the data loader, atomic
+files and the ModelZoo summary. It imports neither model."""
 
 import torch
 

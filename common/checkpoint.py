@@ -7,11 +7,11 @@ and plain Python values (``vars(args)``, never a Namespace).
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from common.atomic import atomic_file
 from common.errors import UserError
 
 LATEST = "checkpoint.pth"
@@ -23,44 +23,18 @@ class CheckpointError(UserError):
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     path = Path(path)
-    temp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Leftovers of a writer that was killed mid-save are never valid.
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as temp:
-            temp_name = temp.name
-            torch.save(state, temp)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-        temp_name = None
-        _fsync_directory(path.parent)
+        with atomic_file(path, "wb", durable=True) as handle:
+            torch.save(state, handle)
     except OSError as error:
         raise CheckpointError(
             f"could not write checkpoint {path}: {error.strerror or error}; "
             "the previous checkpoint, if any, is unchanged"
         ) from error
-    finally:
-        if temp_name is not None and os.path.exists(temp_name):
-            os.unlink(temp_name)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX only; a no-op elsewhere)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

@@ -1,6 +1,7 @@
 """Command-line flags shared by both models' train.py."""
 
 import argparse
+import json
 import os
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
@@ -46,6 +47,26 @@ def default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     return max(1, min(8, (cpus or 1) // ranks_here - 1))
+
+
+PIXELS_ON = ("loader", "device")
+
+
+def add_pixels_on_flag(group, old_name: str, work: str) -> None:
+    """``--pixels_on loader|device``: where a model's per-example pixel work (``work``) runs, in
+    the loader workers with OpenCV or batched on the training device. ``old_name`` (the flag's
+    earlier name in this model) stays accepted."""
+    group.add_argument(
+        "--pixels_on",
+        old_name,
+        dest="pixels_on",
+        choices=PIXELS_ON,
+        default="loader",
+        help=f"where {work} runs: 'loader' (OpenCV in the loader workers) or 'device' (the workers "
+        "only decode and draw the randomness; the training device does the rest for a whole batch: "
+        "for GPUs/NPUs whose step rate the loader's CPU cores would otherwise limit; it works on "
+        f"the CPU too, more slowly). Also {old_name}",
+    )
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -141,3 +162,16 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     add_bool_flag(group, "--compile", default=False, help="torch.compile the model")
     return parser
+
+
+def plain_args(args) -> dict:
+    """The flags a JSON file (and ``torch.load(weights_only=True)``) can hold."""
+    return {key: value for key, value in vars(args).items() if _is_plain(value)}
+
+
+def _is_plain(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False

@@ -11,14 +11,23 @@ accepted because ModelZoo scripts pass them:
   ``dynamic`` (default) lets GradScaler adapt it. Scaling exists only for fp16.
 """
 
+import math
 from contextlib import nullcontext
 
 import torch
 
+from common import distributed
 from common.errors import UserError
 
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISIONS = ("fp32", "fp16", "bf16")
+# fp16 overflow that persists this long is not an overflow: halving the loss
+# scale 30 times cannot fix a NaN, so the run stops as an fp32 run would.
+MAX_CONSECUTIVE_SKIPS = 30
+
+
+class NonFiniteLossError(UserError):
+    """The loss became NaN or infinite; the message gives the step and the checkpoint to resume from."""
 
 
 def resolve_precision(precision: str | None, amp: bool, opt_level: str | None, device: torch.device) -> str:
@@ -40,10 +49,7 @@ def autocast(device: torch.device, precision: str):
 
 
 def make_grad_scaler(device: torch.device, precision: str, loss_scale: str | None):
-    """A GradScaler that is enabled only for fp16.
-
-    Overflowing steps are skipped, not applied, and counted by the caller.
-    """
+    """A GradScaler that is enabled only for fp16. Overflowing steps are skipped, not applied."""
     enabled = precision == "fp16"
     if not enabled or loss_scale in (None, "", "dynamic", "-1"):
         return torch.amp.GradScaler(device.type, enabled=enabled)
@@ -54,3 +60,59 @@ def make_grad_scaler(device: torch.device, precision: str, loss_scale: str | Non
     if scale <= 0:
         raise UserError(f"--loss-scale {loss_scale!r}: expected a positive number or 'dynamic'")
     return torch.amp.GradScaler(device.type, init_scale=scale, growth_interval=2**31 - 1)
+
+
+class MixedPrecision:
+    """A run's precision: the forward's autocast, the scaled backward and step, the fp16 skip
+    count, and the stop on a non-finite loss. ``where_to_resume()`` says, in an error, which
+    checkpoint a stopped run can go on from."""
+
+    def __init__(self, args, device: torch.device, distributed_run: bool, where_to_resume):
+        self.device = device
+        self.precision = resolve_precision(args.precision, args.amp, args.opt_level, device)
+        self.scaler = make_grad_scaler(device, self.precision, args.loss_scale)
+        self.distributed = distributed_run
+        self.where_to_resume = where_to_resume
+        self.skipped_steps = 0
+        self._consecutive_skips = 0
+
+    def autocast(self):
+        return autocast(self.device, self.precision)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer) -> bool:
+        """Backward and optimizer step through the GradScaler. Returns False when fp16 overflow
+        made the scaler skip the step."""
+        self.scaler.scale(loss).backward()
+        scale_before = self.scaler.get_scale() if self.scaler.is_enabled() else None
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        if scale_before is None or self.scaler.get_scale() >= scale_before:
+            self._consecutive_skips = 0
+            return True
+        self.skipped_steps += 1
+        self._consecutive_skips += 1
+        if self._consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+            raise NonFiniteLossError(
+                f"{self._consecutive_skips} fp16 steps in a row overflowed (loss "
+                f"{loss.detach().float().cpu().item()}): the loss is not finite at any scale; "
+                f"stopping. {self.where_to_resume()}"
+            )
+        return False
+
+    def check_finite(self, loss: torch.Tensor, step: int) -> None:
+        """Stop on a NaN/Inf loss, naming the step and where to resume. Under fp16 an overflow
+        is expected now and then (the GradScaler skips that step), so it is not an error here."""
+        if self.precision == "fp16":
+            return
+        bad = (~torch.isfinite(loss.detach())).any().float().view(1)
+        if self.distributed:
+            # Every process stops at this step: one stopping alone would leave the others waiting
+            # in the step's gradient all-reduce until --dist_timeout (on other nodes).
+            distributed.all_reduce_max(bad)
+        if not bad.item():
+            return
+        value = loss.detach().float().cpu().item()
+        what = f"the loss is {value}" if not math.isfinite(value) else "another process's loss is not finite"
+        raise NonFiniteLossError(
+            f"{what} at step {step}; stopping. Lower --lr or check the data; {self.where_to_resume()}"
+        )

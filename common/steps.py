@@ -18,7 +18,9 @@ neither the step nor the data wait, so it does not distort either figure.
 
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+from common.atomic import write_text_atomically
 from common.logs import ProgressLogger, ThroughputMeter
 
 
@@ -66,7 +68,7 @@ class StepRecorder:
         clock tells its real duration)."""
         step_seconds = time.perf_counter() - self._step_end
         self.meter.update(self.samples, step_seconds, self._data_seconds)
-        self.rt.record_loss(step, loss)
+        self.rt.losses.append(step, loss)
         self.rt.tensorboard.add_scalar("train/loss", loss, step)
         self.rt.tensorboard.add_scalar(self.lr_tag, lr, step)
         self.progress.update(
@@ -79,3 +81,30 @@ class StepRecorder:
 
     def close(self) -> None:
         self.progress.close()
+
+
+class LossFile:
+    """``loss.txt``: one ``step loss`` line per training step, written by rank 0 only."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path = path
+        self.enabled = enabled
+
+    def append(self, step: int, value: float) -> None:
+        if self.enabled:
+            with open(self.path, "a") as handle:
+                handle.write(f"{step} {value:.6f}\n")
+
+    def drop_after(self, step: int) -> None:
+        """Forget the steps after ``step``: a run killed between checkpoints recorded losses of
+        steps it redoes after resuming, and loss.txt keeps each step once."""
+        if not self.enabled or not self.path.is_file():
+            return
+        lines = self.path.read_text().splitlines(keepends=True)
+        kept = [
+            line
+            for line in lines
+            if not line.split() or not line.split()[0].isdigit() or int(line.split()[0]) <= step
+        ]
+        if len(kept) != len(lines):
+            write_text_atomically(self.path, "".join(kept))

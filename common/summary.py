@@ -1,26 +1,20 @@
 """The ModelZoo summary.
 
 Training writes ``result.json`` (what it measured) into its output folder; the
-launcher (test/launcher.sh) then runs ``python -m common.summary`` to print the
+launcher (test/launcher.sh) then runs ``python -m common.summarize`` to print the
 three ``Final ...`` lines and write ``${CaseName}.log`` and the per-step loss
 file that ModelZoo users and their dashboards read.
 """
 
-import argparse
 import json
-import os
 import shutil
 from pathlib import Path
+
+from common.atomic import write_json_atomically
 
 RESULT_FILE = "result.json"
 RUN_INFO_FILE = "run_info.json"
 LOSS_FILE = "loss.txt"
-
-
-def write_json_atomically(path: Path, payload: dict) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(temp, path)
 
 
 def write_result(
@@ -52,7 +46,7 @@ def write_result(
         "loss": float(loss),
         "extra": extra or {},
     }
-    write_json_atomically(Path(output_dir) / RESULT_FILE, payload)
+    write_json_atomically(Path(output_dir) / RESULT_FILE, payload, sort_keys=True)
 
 
 def case_name(network: str, batch_size: int, rank_size: int, mode: str) -> str:
@@ -78,15 +72,10 @@ def summary_fields(result: dict, run_info: dict, case: str, e2e_seconds: float) 
     return fields
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Print and write the ModelZoo summary of a run.")
-    parser.add_argument("--run_dir", required=True, help="the training output folder (result.json)")
-    parser.add_argument("--case_dir", required=True, help="test/output/<device id>")
-    parser.add_argument("--case_name", required=True)
-    parser.add_argument("--e2e_seconds", type=float, required=True)
-    args = parser.parse_args(argv)
-
-    run_dir, case_dir = Path(args.run_dir), Path(args.case_dir)
+def print_summary(run_dir, case_dir, case_name: str, e2e_seconds: float) -> int:
+    """Print the summary of the run in ``run_dir`` and write it, with its loss curve, into
+    ``case_dir``; 1 when the run wrote no result (it did not finish)."""
+    run_dir, case_dir = Path(run_dir), Path(case_dir)
     result_path = run_dir / RESULT_FILE
     if not result_path.is_file():
         print(f"no summary: {result_path} was not written (the run did not finish)")
@@ -95,7 +84,7 @@ def main(argv=None) -> int:
     info_path = run_dir / RUN_INFO_FILE
     run_info = json.loads(info_path.read_text()) if info_path.is_file() else {}
 
-    fields = summary_fields(result, run_info, args.case_name, args.e2e_seconds)
+    fields = summary_fields(result, run_info, case_name, e2e_seconds)
     # The three lines keep the exact ModelZoo wording that log parsers grep
     # for; what the numbers are is said on the lines after them.
     print(f"Final Performance images/sec : {fields['ActualFPS']}")
@@ -105,11 +94,7 @@ def main(argv=None) -> int:
 
     case_dir.mkdir(parents=True, exist_ok=True)
     lines = "".join(f"{key} = {value}\n" for key, value in fields.items())
-    (case_dir / f"{args.case_name}.log").write_text(lines)
+    (case_dir / f"{case_name}.log").write_text(lines)
     if (run_dir / LOSS_FILE).is_file():
-        shutil.copyfile(run_dir / LOSS_FILE, case_dir / f"train_{args.case_name}_loss.txt")
+        shutil.copyfile(run_dir / LOSS_FILE, case_dir / f"train_{case_name}_loss.txt")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

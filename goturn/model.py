@@ -125,3 +125,8 @@ def init_caffe_(model: GoturnNet) -> None:
         last = name == FC_NAMES[-1]
         nn.init.normal_(fc.weight, 0.0, 0.01 if last else 0.005)
         nn.init.constant_(fc.bias, 0.0 if last else 1.0)
+
+
+def l1_sum(prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Caffe's L1 loss with ASUM reduction: summed over examples and coordinates."""
+    return (prediction.float() - label).abs().sum()

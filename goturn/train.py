@@ -19,26 +19,26 @@ seed did (summed L1 per 50-example batch) and as mean L1 per coordinate.
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from common import distributed
-from common.cli import add_auto_bool_flag, add_bool_flag, add_runtime_args
+from common.cli import add_auto_bool_flag, add_bool_flag, add_pixels_on_flag, add_runtime_args
 from common.device import synchronize
 from common.errors import run_cli
+from common.loader import RunSteps, make_loader
 from common.logs import ThroughputMeter
-from common.prefetch import BackgroundIterator
 from common.runtime import setup_runtime
 from common.steps import StepRecorder
-from common.summary import write_result
+from common.training_run import TrainingRun
 from goturn.data.alov import VOT_OVERLAP, load_alov
-from goturn.data.crops import to_network_input
-from goturn.data.device_crops import crop_batch_on_device
 from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
-from goturn.data.stream import CROPS_ON, ExampleStream, StreamBatches, batch_loader, make_loader
-from goturn.model import GoturnNet
+from goturn.data.records import VAL_FRACTION
+from goturn.data.stream import ExampleStream, StreamBatches, to_device
+from goturn.model import GoturnNet, l1_sum
 from goturn.optim import base_lr, build_solver, fused_update
 from goturn.weights import load_pretrained
 
@@ -48,13 +48,21 @@ VAL_SEED = 20160917
 VAL_BATCH = 50
 VAL_LOSS_NAME = "val loss: summed L1 per 50 examples (lower is better)"
 NO_VALIDATION = "not measured: no validation batches (--val_batches 0 or no held-out data)"
+NOT_VALIDATED = {"loss": math.nan, "l1_per_coordinate": math.nan}
 DEFAULT_CAFFENET = Path(__file__).resolve().parent / "pretrained" / "caffenet_weights.npy"
 
 
-def load_data(args, rt):
-    """Index both sources, then build the training batches (this rank's
-    share) and the fixed validation batches. Also returns what indexing
-    skipped, per source and split (for result.json)."""
+@dataclass
+class Data:
+    loader: torch.utils.data.DataLoader  # this rank's training batches
+    steps: RunSteps  # the loader's sampler
+    val_loader: torch.utils.data.DataLoader | None  # the fixed validation batches
+    skipped_at_indexing: dict  # what indexing skipped, per source and split (for result.json)
+
+
+def load_data(args, rt) -> Data:
+    """Index both sources, then build the training batches (this rank's share) and the fixed
+    validation batches."""
     alov_root = Path(args.alov_path or Path(args.data_path) / "ALOV")
     det_root = Path(args.imagenet_path or Path(args.data_path) / "ILSVRC2014_Det")
     exclude = VOT_OVERLAP if args.exclude_vot_overlap else ()
@@ -71,100 +79,66 @@ def load_data(args, rt):
         tables[split] = [det, alov]
 
     motion = MotionModel(args.lamda_shift, args.lamda_scale, args.min_scale, args.max_scale)
-    train_stream = ExampleStream(
-        tables["train"],
-        args.batch_size,
-        args.seed,
-        args.examples_per_pair,
-        motion,
-        args.skip_bad,
-        args.crops_on,
-    )
+    generator = (args.examples_per_pair, motion, args.skip_bad, args.pixels_on)
+    train_stream = ExampleStream(tables["train"], args.batch_size, args.seed, *generator)
     train_batches = StreamBatches(train_stream, rt.rank, rt.world_size)
-    loader, sampler = make_loader(train_batches, args.workers, pin_memory=rt.device.type == "cuda")
+    steps = RunSteps(len(train_batches), args.epochs)
+    loader = make_loader(train_batches, steps, workers=args.workers, device=rt.device)
     rt.log.info(
         f"training stream: {train_stream.units_per_epoch} pairs/objects per epoch x "
         f"{train_stream.examples_per_unit} examples = {train_stream.batches_per_epoch} batches of "
         f"{args.batch_size}; {len(train_batches)} steps per epoch on {rt.world_size} process(es); "
-        f"crops cut {'by cv2 in the loader' if args.crops_on == 'loader' else f'on {rt.device}'}"
+        f"crops cut {'by cv2 in the loader' if args.pixels_on == 'loader' else f'on {rt.device}'}"
     )
 
     val_loader = None
     if args.val_batches > 0 and any(len(table) for table in tables["val"]):
-        val_stream = ExampleStream(
-            tables["val"], VAL_BATCH, VAL_SEED, args.examples_per_pair, motion, args.skip_bad, args.crops_on
-        )
+        val_stream = ExampleStream(tables["val"], VAL_BATCH, VAL_SEED, *generator)
         num_val = min(args.val_batches, val_stream.batches_per_epoch)
         keys = [(0, index) for index in range(rt.rank, num_val, rt.world_size)]
-        val_loader = batch_loader(
-            StreamBatches(val_stream), keys, min(args.workers, len(keys)), pin_memory=rt.device.type == "cuda"
+        val_loader = make_loader(
+            StreamBatches(val_stream), keys, workers=min(args.workers, len(keys)), device=rt.device
         )
         rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
     elif args.val_batches > 0:
         rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")
-    return loader, sampler, val_loader, skipped
+    return Data(loader, steps, val_loader, skipped)
 
 
-def to_device(batch: dict, device: torch.device, channels_last: bool):
-    """The network inputs, target index and labels of a batch on ``device``,
-    whichever form its pixels came in (``--crops_on``)."""
-    non_blocking = device.type == "cuda"
-    if "frames" in batch:
-        target, search = crop_batch_on_device(batch, device, non_blocking)
-    else:
-        target = to_network_input(batch["target"].to(device, non_blocking=non_blocking))
-        search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
-    if not channels_last:
-        target, search = target.contiguous(), search.contiguous()
-    return (
-        target,
-        search,
-        batch["target_index"].to(device, non_blocking=non_blocking),
-        batch["label"].to(device, non_blocking=non_blocking),
-    )
-
-
-def l1_sum(prediction: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """Caffe's L1 loss with ASUM reduction: summed over examples and coordinates."""
-    return (prediction.float() - label).abs().sum()
-
-
-def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, meter, on_step):
-    """Run the steps of ``state['epoch']`` from ``state['step_in_epoch']``.
-    ``on_step`` decides after each step whether to stop early (returns a
-    reason) and does periodic work (validation, checkpoints)."""
+def train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, run, meter):
+    """The steps of epoch ``run.state.epoch`` that are left; returns why it stopped early (or
+    None). After each step ``run.after_step()`` validates and saves when due."""
     model.train()
+    state = run.state
     steps = StepRecorder(
         rt,
         meter,
-        total=state["steps_per_epoch"],
+        total=state.steps_per_epoch,
         print_freq=args.print_freq,
-        desc=f"epoch {state['epoch'] + 1}/{args.epochs}",
+        desc=f"epoch {state.epoch + 1}/{args.epochs}",
         samples=args.batch_size * rt.world_size,
         rate_name="ex_per_s",
         lr_name="base_lr",
     )
     reason = None
-    for batch in steps.timed(loader):
+    for batch in steps.timed(run.epoch_batches(batches)):
         target, search, target_index, label = to_device(batch, rt.device, args.channels_last)
-        with rt.autocast():
+        with rt.amp.autocast():
             prediction = model(target, search, target_index)
         loss = l1_sum(prediction, label)
-        rt.check_finite(loss, state["step"] + 1)
+        rt.amp.check_finite(loss, state.step + 1)
         optimizer.zero_grad(set_to_none=True)
-        rt.backward_and_step(loss, optimizer)
+        rt.amp.backward_and_step(loss, optimizer)
         lr_scheduler.step()
         loss_value = loss.item()
         synchronize(rt.device)
-        state["step"] += 1
-        state["step_in_epoch"] += 1
-        state["last_loss"] = loss_value
+        state.took_step(loss_value)
         skipped = int(batch["skipped"])
         if args.skip_bad and rt.distributed:  # the job's count, the same on every rank and checkpoint
             (skipped,) = distributed.sum_ints(skipped)
-        state["skipped_samples"] += skipped
-        steps.done(state["step"], state["step_in_epoch"], loss_value, base_lr(optimizer))
-        reason = on_step()
+        state.skipped += skipped
+        steps.done(state.step, state.step_in_epoch, loss_value, base_lr(optimizer))
+        reason = run.after_step()
         if reason:
             break
     steps.close()
@@ -172,15 +146,16 @@ def train_one_epoch(model, optimizer, lr_scheduler, loader, rt, args, state, met
 
 
 @torch.no_grad()
-def evaluate(model, val_loader, rt) -> dict[str, float]:
-    """Loss on the fixed validation batches, summed over ranks: ``loss`` is
-    the summed L1 per 50 examples (the seed's val-loss), ``l1_per_coordinate``
-    the mean absolute error of one coordinate in crop units (0..10)."""
+def validate(model, val_loader, rt, step: int) -> dict[str, float]:
+    """Loss on the fixed validation batches after ``step``, summed over ranks, logged and written
+    to TensorBoard: ``loss`` is the summed L1 per 50 examples (the seed's val-loss),
+    ``l1_per_coordinate`` the mean absolute error of one coordinate in crop units (0..10).
+    (The tracking benchmark of a trained model is goturn.tracking.evaluate.)"""
     model.eval()
     total, count = 0.0, 0
     for batch in val_loader:
         target, search, target_index, label = to_device(batch, rt.device, True)
-        with rt.autocast():
+        with rt.amp.autocast():
             prediction = model(target, search, target_index)
         total += l1_sum(prediction, label).item()
         count += len(label)
@@ -190,8 +165,15 @@ def evaluate(model, val_loader, rt) -> dict[str, float]:
     total, count = sum(part[0] for part in per_rank), sum(part[1] for part in per_rank)
     model.train()
     if count == 0:
-        return {"loss": math.nan, "l1_per_coordinate": math.nan}
-    return {"loss": total / count * VAL_BATCH, "l1_per_coordinate": total / (count * 4)}
+        return dict(NOT_VALIDATED)
+    val = {"loss": total / count * VAL_BATCH, "l1_per_coordinate": total / (count * 4)}
+    rt.log.info(
+        f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
+        f"{val['l1_per_coordinate']:.4f} per coordinate"
+    )
+    rt.tensorboard.add_scalar("val/loss", val["loss"], step)
+    rt.tensorboard.add_scalar("val/l1_per_coordinate", val["l1_per_coordinate"], step)
+    return val
 
 
 def build_model(args, rt) -> GoturnNet:
@@ -222,138 +204,64 @@ def build_model(args, rt) -> GoturnNet:
 
 def main(args):
     rt = setup_runtime(args)
-    loader, sampler, val_loader, skipped_at_indexing = load_data(args, rt)
+    data = load_data(args, rt)
     model = build_model(args, rt)
+    fused = fused_update(rt.device, rt.amp.precision)
     optimizer, lr_scheduler = build_solver(
-        model,
-        args.lr,
-        args.momentum,
-        args.wd,
-        args.lr_step,
-        args.gamma,
-        fused=fused_update(rt.device, rt.precision),
+        model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma, fused
     )
-    model_without_ddp = model
-    model = rt.wrap_model(model)
+    model_ddp = rt.wrap_model(model)
 
-    state = {
-        "epoch": 0,
-        "step": 0,
-        "step_in_epoch": 0,
-        "last_loss": math.nan,
-        "skipped_samples": 0,
-        "steps_per_epoch": len(loader.dataset),
-    }
-    val = {"loss": math.nan, "l1_per_coordinate": math.nan}
-    checkpoint = rt.resume_path(args.resume)
-    if checkpoint:
-        saved = rt.restore_training_state(checkpoint, model_without_ddp, optimizer, lr_scheduler)
-        # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
-        state.update(
-            epoch=saved["epoch"],
-            step=saved["step"],
-            step_in_epoch=rt.resume_step_in_epoch(saved, args.batch_size),
-            last_loss=saved.get("last_loss", math.nan),
-            skipped_samples=saved.get("skipped_samples", 0),
-        )
-        val = saved.get("val", val)
-    elif val_loader is not None:
-        val = evaluate(model, val_loader, rt)
-        log_validation(rt, val, state["step"])
+    def validate_now():
+        return validate(model_ddp, data.val_loader, rt, run.state.step)
 
-    def save():
-        rt.save_checkpoint(
-            rt.training_state(
-                model_without_ddp,
-                optimizer,
-                lr_scheduler,
-                epoch=state["epoch"],
-                step=state["step"],
-                step_in_epoch=state["step_in_epoch"],
-                last_loss=state["last_loss"],
-                val=val,
-                skipped_samples=state["skipped_samples"],
-            )
-        )
-
-    def on_step():
-        nonlocal val
-        if args.val_every and val_loader is not None and state["step"] % args.val_every == 0:
-            val = evaluate(model, val_loader, rt)
-            log_validation(rt, val, state["step"])
-        if args.save_every and state["step"] % args.save_every == 0:
-            save()
-        return rt.stop_reason(state["step"], args.max_steps)
+    run = TrainingRun(
+        rt,
+        model,
+        optimizer,
+        lr_scheduler,
+        steps_per_epoch=len(data.loader.dataset),
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        save_every=args.save_every,
+        validate=validate_now if data.val_loader else None,
+        validate_every=args.val_every,
+        val=NOT_VALIDATED,
+        skipped_key="skipped_samples",
+    )
+    # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
+    run.resume(args.resume, args.batch_size, validate_first=True)
 
     meter = ThroughputMeter(warmup_steps=5)
     start = time.perf_counter()
-    # A run resumed from a checkpoint already at --max_steps has nothing left to do.
-    reason = "max_steps" if args.max_steps and state["step"] >= args.max_steps else None
-    while state["epoch"] < args.epochs and reason is None:
-        if state["step_in_epoch"] >= state["steps_per_epoch"]:
-            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
-            continue
-        sampler.set_epoch(state["epoch"], state["step_in_epoch"])
-        with BackgroundIterator(loader) as batches:
-            reason = train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, state, meter, on_step)
-        if reason is None:
-            state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
-        if (
-            reason != "signal"
-            and val_loader is not None
-            and not (args.val_every and state["step"] % args.val_every == 0)
-        ):
-            val = evaluate(model, val_loader, rt)
-            log_validation(rt, val, state["step"])
-        save()
-    if reason == "signal":
-        rt.log.warning(rt.resume_hint())
-        rt.finish()
-        return 0
+    with run.batches(data.loader, data.steps) as batches:
+        while run.next_epoch():
+            reason = train_one_epoch(model_ddp, optimizer, lr_scheduler, batches, rt, args, run, meter)
+            run.end_epoch(reason)
+    return finish(run, meter, args, data, time.perf_counter() - start)
 
-    seconds = time.perf_counter() - start
-    fps = meter.samples_per_sec
-    rt.log.info(
-        f"done: {state['step']} steps in {seconds:.0f}s, {fps:.1f} examples/s "
-        f"({fps / (args.batch_size * rt.world_size):.3f} it/s), data wait "
-        f"{100 * meter.data_wait_fraction:.1f}% of step time, val loss {val['loss']:.4f}"
-    )
-    if state["skipped_samples"]:
-        rt.log.warning(f"{state['skipped_samples']} unreadable samples were replaced (--skip_bad)")
-    if rt.skipped_steps:
-        rt.log.warning(f"{rt.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
-    write_result(
-        args.output_dir,
+
+def finish(run, meter, args, data, seconds: float) -> int:
+    """The closing log line and result.json (the ModelZoo summary's figures)."""
+    fps, global_batch, val = meter.samples_per_sec, args.batch_size * run.rt.world_size, run.state.val
+    return run.finish(
+        summary=f"done: {run.state.step} steps in {seconds:.0f}s, {fps:.1f} examples/s "
+        f"({fps / global_batch:.3f} it/s), data wait {100 * meter.data_wait_fraction:.1f}% of step "
+        f"time, val loss {val['loss']:.4f}",
+        skipped_what="unreadable samples were replaced",
         network="GOTURN",
-        batch_size=args.batch_size * rt.world_size,
-        rank_size=rt.world_size,
+        batch_size=global_batch,
         fps=fps,
         fps_unit="examples/s",
         accuracy=val["loss"],
-        accuracy_name=VAL_LOSS_NAME if val_loader is not None else NO_VALIDATION,
-        loss=state["last_loss"],
-        is_main=rt.is_main,
+        accuracy_name=VAL_LOSS_NAME if data.val_loader is not None else NO_VALIDATION,
         extra={
-            "it_per_s": fps / (args.batch_size * rt.world_size),
+            "it_per_s": fps / global_batch,
             "val_l1_per_coordinate": val["l1_per_coordinate"],
             "data_wait_fraction": meter.data_wait_fraction,
-            "steps": state["step"],
-            "skipped_samples": state["skipped_samples"],
-            "skipped_at_indexing": skipped_at_indexing,
-            "fp16_skipped_steps": rt.skipped_steps,
+            "skipped_at_indexing": data.skipped_at_indexing,
         },
     )
-    rt.finish()
-    return 0
-
-
-def log_validation(rt, val: dict, step: int) -> None:
-    rt.log.info(
-        f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
-        f"{val['l1_per_coordinate']:.4f} per coordinate"
-    )
-    rt.tensorboard.add_scalar("val/loss", val["loss"], step)
-    rt.tensorboard.add_scalar("val/l1_per_coordinate", val["l1_per_coordinate"], step)
 
 
 def get_args_parser():
@@ -368,7 +276,7 @@ def get_args_parser():
     data.add_argument(
         "--val_fraction",
         type=float,
-        default=0.005,
+        default=VAL_FRACTION,
         help="held out: this share of the ALOV videos of each category (at least 1) and of the DET folders",
     )
     add_bool_flag(
@@ -388,15 +296,7 @@ def get_args_parser():
     gen.add_argument("--lamda_scale", type=float, default=15.0, help="Laplace rate of the scale change")
     gen.add_argument("--min_scale", type=float, default=-0.4, help="lower clip of the scale change")
     gen.add_argument("--max_scale", type=float, default=0.4, help="upper clip of the scale change")
-    gen.add_argument(
-        "--crops_on",
-        choices=CROPS_ON,
-        default="loader",
-        help="where the 227x227 crops are cut: 'loader' (cv2 in the loader workers) or "
-        "'device' (the workers send the decoded frames, the training device cuts all "
-        "crops of a batch at once: for GPUs/NPUs where the loader cores would otherwise "
-        "limit the step rate; works on CPU too, where it is slower)",
-    )
+    add_pixels_on_flag(gen, "--crops_on", "cutting the 227x227 crops")
     model = parser.add_argument_group("model")
     model.add_argument(
         "--pretrained_model",

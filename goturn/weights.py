@@ -194,3 +194,13 @@ def load_pretrained(model: GoturnNet, path) -> str:
         return "reference"
     model.load_state_dict(check_state_dict(state.get("model", state), path))
     return "goturn"
+
+
+def training_args(path) -> dict:
+    """The flags a checkpoint of this project was trained with; {} for any other file (its
+    loading reports the file's problems)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return {}
+    return (state.get("args") or {}) if isinstance(state, dict) else {}

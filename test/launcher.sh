@@ -120,6 +120,6 @@ if [ "$NODE_RANK" -ne 0 ]; then
     echo "node $NODE_RANK done; the summary is written on node 0" | tee -a "$LOG"
     exit 0
 fi
-"$PYTHON" -m common.summary --run_dir "$RUN_DIR" --case_dir "$CASE_DIR" \
+"$PYTHON" -m common.summarize --run_dir "$RUN_DIR" --case_dir "$CASE_DIR" \
     --case_name "$CASE_NAME" --e2e_seconds "$E2E" 2>&1 | tee -a "$LOG"
 exit "${PIPESTATUS[0]}"

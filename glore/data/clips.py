@@ -10,6 +10,18 @@ from dataclasses import dataclass
 import numpy as np
 
 
+@dataclass(frozen=True)
+class ClipInput:
+    """How a clip is made for the network: `clip_len` frames `interval` apart, the short side
+    resized to `resize`, crops of `crop_size` squared. The defaults are the reference recipe's,
+    written here only; a checkpoint carries its own (its training flags)."""
+
+    clip_len: int = 8
+    interval: int = 8
+    crop_size: int = 224
+    resize: int = 256
+
+
 def clip_span(clip_len: int, interval: int) -> int:
     return (clip_len - 1) * interval + 1
 
@@ -19,7 +31,10 @@ def clip_from_start(start: int, num_frames: int, clip_len: int, interval: int) -
 
 
 def train_clip_indices(
-    num_frames: int, rng: np.random.Generator, clip_len: int = 8, interval: int = 8
+    num_frames: int,
+    rng: np.random.Generator,
+    clip_len: int = ClipInput.clip_len,
+    interval: int = ClipInput.interval,
 ) -> np.ndarray:
     """A clip with a uniformly random start: in [0, F - span] when the video is long enough,
     anywhere in the loop otherwise."""
@@ -31,7 +46,10 @@ def train_clip_indices(
 
 
 def test_clip_indices(
-    num_frames: int, num_clips: int = 1, clip_len: int = 8, interval: int = 8
+    num_frames: int,
+    num_clips: int = 1,
+    clip_len: int = ClipInput.clip_len,
+    interval: int = ClipInput.interval,
 ) -> np.ndarray:
     """`num_clips` evenly spaced clips (num_clips x clip_len): the video's valid start range is cut
     into `num_clips` equal parts and each clip starts in the middle of its part, so one clip is
@@ -50,14 +68,3 @@ def _check(num_frames, clip_len, interval):
         raise ValueError(f"a video needs at least one frame, got {num_frames}")
     if clip_len < 1 or interval < 1:
         raise ValueError(f"clip_len and interval must be >= 1, got {clip_len} and {interval}")
-
-
-@dataclass(frozen=True)
-class ClipInput:
-    """How a clip is made for the network: `clip_len` frames `interval` apart, the short side
-    resized to `resize`, crops of `crop_size` squared."""
-
-    clip_len: int = 8
-    interval: int = 8
-    crop_size: int = 224
-    resize: int = 256

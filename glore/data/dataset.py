@@ -7,23 +7,20 @@ sampled frames and the clip's augmentation draws instead, batched by `collate_fr
 augmented in the training process (glore.data.device_augment).
 """
 
-import cv2
 import numpy as np
 import torch
 
-from common.allocator import M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, set_malloc_options
-from common.seeding import derive_seed, seed_worker
+from common.cli import PIXELS_ON
+from common.seeding import derive_seed
 from glore.data.clips import ClipInput, test_clip_indices, train_clip_indices
 from glore.data.errors import DataError
 from glore.data.frames import open_frames
 from glore.data.lists import VideoRecord
 from glore.data.transforms import EvalTransform, TrainTransform
 
-AUGMENT_ON = ("loader", "device")
-
 
 class TrainClips(torch.utils.data.Dataset):
-    """One random clip per video per epoch. Keys are (epoch, index) from `TrainBatchSampler`; every random
+    """One random clip per video per epoch. Keys are (epoch, index) from `TrainOrder`; every random
     draw (clip start, augmentation, pixel noise) comes from `derive_seed(seed, epoch, index)`, in the
     same order whether the loader or the device applies the augmentation."""
 
@@ -32,13 +29,13 @@ class TrainClips(torch.utils.data.Dataset):
         records: list[VideoRecord],
         transform: TrainTransform,
         seed: int,
-        clip_len: int = 8,
-        interval: int = 8,
+        clip_len: int = ClipInput.clip_len,
+        interval: int = ClipInput.interval,
         skip_bad: bool = False,
         augment_on: str = "loader",
     ):
-        if augment_on not in AUGMENT_ON:
-            raise ValueError(f"augment_on must be one of {AUGMENT_ON}, got {augment_on!r}")
+        if augment_on not in PIXELS_ON:
+            raise ValueError(f"augment_on must be one of {PIXELS_ON}, got {augment_on!r}")
         self.records = records
         self.transform = transform
         self.seed = seed
@@ -115,31 +112,35 @@ def collate_frames(items: list[dict]) -> dict:
     }
 
 
-def single_threaded_opencv() -> None:
-    """One OpenCV thread in this process and in the loader workers it forks later (the workers
-    are the parallelism). Call it before the loader starts its workers: OpenCV's thread pool does
-    not survive fork(), and a worker that reconfigures a pool its parent had started waits forever
-    for threads that exist only in the parent."""
-    cv2.setNumThreads(1)
+class TrainOrder:
+    """Which videos each rank reads at each training step: a fresh permutation of the whole list
+    each epoch (a pure function of seed and epoch), dealt to the ranks in turn and cut to whole
+    batches. ``order(epoch, step)`` is the step's batch as the (epoch, index) keys of its clips
+    (``common.loader.RunSteps``'s ``batch_at``), so a resumed run starts at (epoch, step) without
+    replaying the batches before it."""
 
+    def __init__(self, num_videos: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        self.per_rank = num_videos // world_size
+        if self.per_rank < batch_size:
+            raise ValueError(
+                f"{num_videos} training videos cannot fill one batch of {batch_size} on each of "
+                f"{world_size} rank(s); lower --batch_size"
+            )
+        self.num_videos, self.batch_size, self.seed = num_videos, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self._epoch, self._mine = None, None
 
-def loader_worker_init(worker_id: int) -> None:
-    """Per loader worker: distinct global random streams (unused by our pipeline, but third-party
-    code may draw) and an allocator that keeps freed memory."""
-    seed_worker(worker_id)
-    keep_freed_clip_buffers()
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches per epoch (the same on every rank)."""
+        return self.per_rank // self.batch_size
 
-
-def keep_freed_clip_buffers() -> None:
-    """Stop glibc from returning a clip's freed buffers to the OS after every clip.
-
-    Each clip allocates a few MB of frame and pixel buffers; by default glibc maps them fresh and
-    unmaps them on free, so every clip pays ~1,500 page faults (about a third of its loading time
-    here). Keeping them mapped makes the next clip reuse the same pages. Milder than a CPU training
-    process's setting (common.allocator.keep_freed_memory): buffers over 32 MiB are still mapped
-    and unmapped, and the heap is trimmed beyond 256 MiB free. No-op off glibc.
-    """
-    set_malloc_options({M_MMAP_THRESHOLD: 32 << 20, M_TRIM_THRESHOLD: 256 << 20})  # 32 MiB: glibc's maximum
+    def __call__(self, epoch: int, step: int) -> list[tuple[int, int]]:
+        if epoch != self._epoch:  # steps come in order: one permutation per epoch
+            order = np.random.default_rng(derive_seed(self.seed, epoch)).permutation(self.num_videos)
+            self._epoch, self._mine = epoch, order[self.rank :: self.world_size][: self.per_rank]
+        batch = self._mine[step * self.batch_size : (step + 1) * self.batch_size]
+        return [(epoch, int(index)) for index in batch]
 
 
 class VideoViews(torch.utils.data.Dataset):

@@ -16,13 +16,15 @@ import math
 import os
 import shutil
 import time
+from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
+from common.atomic import replace_folder
 from common.errors import run_cli
-from glore.data.prepare import prepare
+from glore.data.preparation import prepare
 
 CLASSES = (
     "DriftLeft",
@@ -171,8 +173,7 @@ def generate(
     with open(os.path.join(annotations, "testlist01.txt"), "w") as handle:
         handle.writelines(line + "\n" for line in test_lines)
     prepare(videos, annotations, root, splits=(1,), workers=workers, log=log)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(temp, out)
+    replace_folder(Path(temp), Path(out))
     return os.path.join(out, "ucf101")
 
 

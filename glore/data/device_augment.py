@@ -1,4 +1,4 @@
-"""The training augmentation applied on the training device, one batch at a time (--augment_on device).
+"""The training augmentation applied on the training device, one batch at a time (--pixels_on device).
 
 The loader workers read the frames and draw each clip's randomness exactly as for the loader's
 augmentation (`TrainTransform.draw`, same generator, same order), but send the raw frames

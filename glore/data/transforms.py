@@ -21,9 +21,18 @@ import cv2
 import numpy as np
 import torch
 
+from glore.data.clips import ClipInput
+
 MEAN = (124.0, 117.0, 104.0)  # RGB, on the 0..255 scale
 STD = 0.2348 * 255.0  # one value for all channels
 HUE_MAX = 180  # OpenCV's 8-bit hue range is [0, 180]
+
+# The reference recipe's augmentation, written here only (glore.train's flags default to it).
+SHORT_SIDE = (224, 340)  # RandomScale: the short side's range before the crop
+ASPECT_RATIO = (0.8, 1.25)
+FLIP_PROB = 0.5
+HLS_MAX = (15, 35, 25)  # RandomHLS: largest shift of hue, lightness, saturation
+JITTER = 20.0  # PixelJitter's bound
 
 
 @dataclass(frozen=True)
@@ -39,12 +48,12 @@ class ClipDraw:
 class TrainTransform:
     def __init__(
         self,
-        crop_size: int = 224,
-        short_side: tuple[int, int] = (224, 340),
-        aspect_ratio: tuple[float, float] = (0.8, 1.25),
-        flip_prob: float = 0.5,
-        hls_max: tuple[int, int, int] = (15, 35, 25),
-        jitter: float = 20.0,
+        crop_size: int = ClipInput.crop_size,
+        short_side: tuple[int, int] = SHORT_SIDE,
+        aspect_ratio: tuple[float, float] = ASPECT_RATIO,
+        flip_prob: float = FLIP_PROB,
+        hls_max: tuple[int, int, int] = HLS_MAX,
+        jitter: float = JITTER,
     ):
         if short_side[0] < crop_size or short_side[1] < short_side[0]:
             raise ValueError(
@@ -97,7 +106,9 @@ class EvalTransform:
     """Resize the short side to `resize`, then take crop `crop_index` of `num_crops`: the centre
     crop for one, else crops evenly spaced along the long side (ends included)."""
 
-    def __init__(self, crop_size: int = 224, resize: int = 256, num_crops: int = 1):
+    def __init__(
+        self, crop_size: int = ClipInput.crop_size, resize: int = ClipInput.resize, num_crops: int = 1
+    ):
         if resize < crop_size:
             raise ValueError(f"resize {resize} must be at least the crop size {crop_size}")
         self.crop_size = crop_size

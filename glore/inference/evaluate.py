@@ -41,6 +41,7 @@ def main(args):
         workers=args.workers,
         skip_bad=args.skip_bad,
         print_freq=args.print_freq,
+        channels_last=trained.channels_last,
         checkpoint=str(args.checkpoint),
         list=str(test_list),
         split=args.split,

@@ -133,6 +133,7 @@ def evaluate_and_report(
     workers: int,
     skip_bad: bool,
     print_freq: int,
+    channels_last: bool = False,
     **context,
 ) -> dict:
     """Score `records` (all processes), then on rank 0 write the report into rt.output_dir and
@@ -157,10 +158,11 @@ def evaluate_and_report(
         workers=workers,
         skip_bad=skip_bad,
         print_freq=print_freq,
+        channels_last=channels_last,
     )
     if not rt.is_main:
         return {}
-    context = {**context, "clip_input": asdict(clip_input), "precision": rt.precision}
+    context = {**context, "clip_input": asdict(clip_input), "precision": rt.amp.precision}
     names = [r.name for r in records]
     report = write_report(
         result, class_names, rt.output_dir, names, processes=rt.world_size, device=str(rt.device), **context

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 
 from common import distributed
 from common.device import synchronize
+from common.loader import make_loader
 from common.logs import ProgressLogger
 from glore.data.clips import ClipInput
-from glore.data.dataset import VideoViews, collate_views, loader_worker_init
+from glore.data.dataset import VideoViews, collate_views
+from glore.data.transforms import normalize_clips
 from glore.inference.metrics import average_softmax, topk_hits
-from glore.inference.trained_model import model_input
 
 TOPK = (1, 5)
 
@@ -92,12 +92,14 @@ def evaluate_videos(
     skip_bad: bool = False,
     print_freq: int = 20,
     desc: str = "eval",
+    channels_last: bool = False,
 ) -> EvalResult:
     """Score every video of `records` with `model` (plain or DDP-wrapped), on all processes.
 
     `batch_size` is the number of clips per forward pass; a batch holds whole videos (at least
-    one). Collective: every process calls it with the same records and settings, and every
-    process gets the whole result.
+    one); `channels_last`: the memory layout the model was trained in, which its inputs take.
+    Collective: every process calls it with the same records and settings, and every process
+    gets the whole result.
     """
     if isinstance(model, DistributedDataParallel):
         # DDP's forward syncs buffers collectively, but processes run different batch counts here.
@@ -107,13 +109,8 @@ def evaluate_videos(
     dataset = VideoViews(records, clip_input, clips, crops, skip_bad)
     views = dataset.views_per_video
     batches = shard_batches(len(records), max(1, batch_size // views), rt.rank, rt.world_size)
-    loader = DataLoader(
-        dataset,
-        batch_sampler=batches,
-        num_workers=workers,
-        collate_fn=collate_views,
-        worker_init_fn=loader_worker_init,
-        pin_memory=rt.device.type == "cuda",
+    loader = make_loader(
+        dataset, batches, workers=workers, device=rt.device, collate_fn=collate_views, prefetch_factor=2
     )
     progress = ProgressLogger(rt.log, len(batches), print_freq, desc, enabled=rt.is_main)
 
@@ -121,8 +118,8 @@ def evaluate_videos(
     start = time.perf_counter()
     for step, (inputs, _, indices, ok) in enumerate(loader, start=1):
         if inputs is not None:
-            flat = model_input(inputs.flatten(0, 1), model, rt.device)
-            with rt.autocast():
+            flat = normalize_clips(inputs.flatten(0, 1), rt.device, channels_last)
+            with rt.amp.autocast():
                 logits = model(flat)
             logits = logits.float().cpu().view(inputs.shape[0], views, -1)
             scored.append(indices[ok])

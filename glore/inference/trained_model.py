@@ -23,6 +23,7 @@ class TrainedModel:
     model: GloReNet
     class_names: list[str]
     clip_input: ClipInput
+    channels_last: bool  # the memory layout it was trained (and validated) in: feed it inputs so
     path: str
 
 
@@ -69,23 +70,7 @@ def load_trained_model(path, device: torch.device | str = "cpu") -> TrainedModel
     if args.get("channels_last"):
         # The layout training validated with: the same kernels, so the same numbers to the bit.
         model = to_channels_last(model)
-    return TrainedModel(model, class_names, clip_input, str(path))
-
-
-def is_channels_last(model: torch.nn.Module) -> bool:
-    """Whether the network's 3D convolutions are laid out channels-last (glore.train
-    --channels_last); its inputs should then be too."""
-    stem = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Conv3d)), None)
-    return (
-        stem is not None
-        and not stem.is_contiguous()
-        and stem.is_contiguous(memory_format=torch.channels_last_3d)
-    )
-
-
-def model_input(clips: torch.Tensor, model: torch.nn.Module, device: torch.device) -> torch.Tensor:
-    """Integer clips N x 3 x T x H x W -> normalised float32 on `device`, in the model's layout."""
-    return normalize_clips(clips, device, is_channels_last(model))
+    return TrainedModel(model, class_names, clip_input, bool(args.get("channels_last")), str(path))
 
 
 def labels_for_model(records, data_names: list[str], model_names: list[str], args, log):
@@ -119,6 +104,6 @@ def predict_video(
     """Class probabilities (C) of the video or frames folder at `path`."""
     views = VideoViews([VideoRecord(path, label=-1)], trained.clip_input, clips, crops)
     inputs = views[0][0]
-    logits = trained.model(model_input(inputs, trained.model, torch.device(device))).float().cpu()
+    logits = trained.model(normalize_clips(inputs, torch.device(device), trained.channels_last)).float().cpu()
     scored = logits[1:] if views.multi_view else logits  # view 0 is the centred clip alone
     return average_softmax(scored.unsqueeze(0))[0]

@@ -20,7 +20,8 @@ import math
 import os
 from pathlib import Path
 
-from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder, annotation_trees
+from goturn.data.errors import DataError
+from goturn.data.records import VAL_FRACTION, LoadReport, PairTable, PairTableBuilder, annotation_trees
 
 # Videos that overlap VOT 2014; the original leaves them out of training when
 # the tracker is to be evaluated on VOT.
@@ -90,7 +91,7 @@ def select_videos(ann_files: list[Path], split: str, val_fraction: float) -> lis
 def load_alov(
     root,
     split: str = "train",
-    val_fraction: float = 0.005,
+    val_fraction: float = VAL_FRACTION,
     exclude: tuple[str, ...] = (),
     skip_bad: bool = False,
 ) -> tuple[PairTable, LoadReport]:

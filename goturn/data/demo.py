@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.atomic import replace_folder
+
 FORMAT_VERSION = "1"
 MARKER = ".complete"
 ALOV_CATEGORIES = ("01-Light", "02-SurfaceCover", "03-Specularity", "04-Confusion")
@@ -228,8 +230,7 @@ def generate(
     frames_written = write_alov(temp / "ALOV", rng, videos_per_category, frames)
     images_written = write_det(temp / "ILSVRC2014_Det", rng, det_images_per_folder)
     (temp / MARKER).write_text(FORMAT_VERSION + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    temp.rename(out)
+    replace_folder(temp, out)
     print(
         f"wrote {frames_written} ALOV frames and {images_written} DET images to {out} "
         f"in {time.perf_counter() - start:.1f}s"

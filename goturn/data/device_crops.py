@@ -1,6 +1,6 @@
 """GOTURN's crops made on the training device, a whole batch at once.
 
-With ``--crops_on device`` the loader workers still decode the frames, draw
+With ``--pixels_on device`` the loader workers still decode the frames, draw
 the motion and compute the labels, but instead of 227 x 227 crops they send
 each distinct frame of the batch once, as uint8, and where every crop comes
 from (``DeviceCropSources``). The training process then cuts all crops of

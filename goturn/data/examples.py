@@ -23,8 +23,9 @@ import numpy as np
 
 from common.jpeg import decode_as_stored
 from goturn.data.crops import CropGeometry, box_to_crop_units, context_geometry, crop_with_context
+from goturn.data.errors import DataError
 from goturn.data.motion import MotionModel, sample_moved_boxes
-from goturn.data.records import DataError, PairTable
+from goturn.data.records import PairTable
 
 
 @dataclass

@@ -27,7 +27,8 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from goturn.data.records import DataError, LoadReport, PairTable, PairTableBuilder, annotation_trees
+from goturn.data.errors import DataError
+from goturn.data.records import VAL_FRACTION, LoadReport, PairTable, PairTableBuilder, annotation_trees
 
 MAX_OBJECT_FRACTION = 0.66
 IMAGE_EXTENSIONS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png", ".PNG")
@@ -92,7 +93,7 @@ def keep_reason(box, width: int, height: int) -> str | None:
 
 
 def load_imagenet_det(
-    root, split: str = "train", val_fraction: float = 0.005, skip_bad: bool = False
+    root, split: str = "train", val_fraction: float = VAL_FRACTION, skip_bad: bool = False
 ) -> tuple[PairTable, LoadReport]:
     """Index ``root`` (the folder holding ``images/`` and ``gt/``).
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UserError
+from goturn.data.errors import DataError
 
-
-class DataError(UserError):
-    """An annotation or image that cannot be used; the message names the file
-    (and line) and says what was expected."""
+# Held out for validation: this share of the ALOV videos of each category (at least one) and of
+# the DET folders, the last ones in sorted order. Training, its validation and the tracking
+# evaluation of the held-out videos all use it.
+VAL_FRACTION = 0.005
 
 
 @dataclass

@@ -34,16 +34,17 @@ With R ranks, global step s gives rank r batch ``s R + r``, and an epoch has
 
 import math
 
-import cv2
 import numpy as np
 import torch
 
-from common.seeding import derive_seed, seed_worker
-from goturn.data.crops import CROP_SIZE
-from goturn.data.device_crops import DeviceCropSources
+from common.cli import PIXELS_ON
+from common.seeding import derive_seed
+from goturn.data.crops import CROP_SIZE, to_network_input
+from goturn.data.device_crops import DeviceCropSources, crop_batch_on_device
+from goturn.data.errors import DataError
 from goturn.data.examples import PairImages, load_pair, make_examples, search_boxes
 from goturn.data.motion import MotionModel
-from goturn.data.records import DataError, PairTable
+from goturn.data.records import PairTable
 
 # Stream tags keep the seeds of the different kinds of draws apart.
 _PERMUTATION_TAG = 1
@@ -51,7 +52,6 @@ _UNIT_TAG = 2
 # The ``source`` field of a batch.
 SOURCE_IDS = {"det": 0, "alov": 1}
 # Where the crops are cut: by cv2 in the loader, or on the training device.
-CROPS_ON = ("loader", "device")
 
 
 class LoaderCrops:
@@ -85,8 +85,8 @@ class ExampleStream:
         skip_bad: bool = False,
         crops_on: str = "loader",
     ):
-        if crops_on not in CROPS_ON:
-            raise ValueError(f"crops_on must be one of {CROPS_ON}, got {crops_on!r}")
+        if crops_on not in PIXELS_ON:
+            raise ValueError(f"crops_on must be one of {PIXELS_ON}, got {crops_on!r}")
         self.crops_on = crops_on
         self.sources = [table for table in sources if len(table) > 0]
         if not self.sources:
@@ -210,7 +210,7 @@ class StreamBatches(torch.utils.data.Dataset):
     """Map-style data set whose item is a whole batch, keyed by
     ``(epoch, step)``; this rank's step s is the stream's batch
     ``s * world_size + rank``. Use with ``DataLoader(batch_size=None)`` and
-    ``EpochSteps`` as the sampler."""
+    ``common.loader.RunSteps`` as the sampler."""
 
     def __init__(
         self, stream: ExampleStream, rank: int = 0, world_size: int = 1, steps_per_epoch: int | None = None
@@ -228,69 +228,20 @@ class StreamBatches(torch.utils.data.Dataset):
         return self.stream.batch(epoch, step * self.world_size + self.rank)
 
 
-class EpochSteps(torch.utils.data.Sampler):
-    """Yields ``(epoch, step)`` for the steps of one epoch from ``start``.
-    The loader iterates it in the main process, so ``set_epoch`` reaches
-    persistent workers too; resuming skips steps by index, not by loading."""
-
-    def __init__(self, steps_per_epoch: int):
-        self.steps_per_epoch = steps_per_epoch
-        self.epoch = 0
-        self.start = 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch, self.start = epoch, start
-
-    def __iter__(self):
-        return ((self.epoch, step) for step in range(self.start, self.steps_per_epoch))
-
-    def __len__(self) -> int:
-        return max(0, self.steps_per_epoch - self.start)
-
-
-def init_loader_worker(worker_id: int) -> None:
-    """One thread per worker: the workers already use the cores."""
-    seed_worker(worker_id)
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
-
-def make_loader(
-    batches: StreamBatches, workers: int, pin_memory: bool = False, prefetch_factor: int = 4
-) -> tuple[torch.utils.data.DataLoader, EpochSteps]:
-    """A loader of whole batches and the sampler to set each epoch on."""
-    sampler = EpochSteps(len(batches))
-    return batch_loader(batches, sampler, workers, pin_memory, prefetch_factor, persistent=True), sampler
-
-
-def batch_loader(
-    batches: StreamBatches,
-    keys,
-    workers: int,
-    pin_memory: bool = False,
-    prefetch_factor: int = 4,
-    persistent: bool = False,
-) -> torch.utils.data.DataLoader:
-    """DataLoader over ``(epoch, step)`` keys.
-
-    It gets a generator of its own: the default one would draw the workers'
-    base seed from the global torch RNG at every new iterator, shifting
-    dropout masks between a resumed run and an uninterrupted one (the batches
-    themselves need no loader RNG). And OpenCV is made single-threaded in
-    this process too: its thread pool does not survive a fork, and a worker
-    forked after the parent ran threaded cv2 calls can hang in its first one
-    (it did in 2 of 3 test runs). The crops gain nothing from those threads;
-    the workers are the parallelism."""
-    if workers > 0:
-        cv2.setNumThreads(1)
-    extra = {"prefetch_factor": prefetch_factor, "persistent_workers": persistent} if workers > 0 else {}
-    return torch.utils.data.DataLoader(
-        batches,
-        batch_size=None,
-        sampler=keys,
-        num_workers=workers,
-        pin_memory=pin_memory,
-        worker_init_fn=init_loader_worker,
-        generator=torch.Generator().manual_seed(0),
-        **extra,
+def to_device(batch: dict, device: torch.device, channels_last: bool):
+    """The network inputs, target index and labels of a batch on ``device``,
+    whichever form its pixels came in (``--pixels_on``)."""
+    non_blocking = device.type == "cuda"
+    if "frames" in batch:
+        target, search = crop_batch_on_device(batch, device, non_blocking)
+    else:
+        target = to_network_input(batch["target"].to(device, non_blocking=non_blocking))
+        search = to_network_input(batch["search"].to(device, non_blocking=non_blocking))
+    if not channels_last:
+        target, search = target.contiguous(), search.contiguous()
+    return (
+        target,
+        search,
+        batch["target_index"].to(device, non_blocking=non_blocking),
+        batch["label"].to(device, non_blocking=non_blocking),
     )

@@ -6,7 +6,6 @@ command line built on this module.
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from common.atomic import write_json_atomically, write_text_atomically
 from common.errors import UserError
 from common.logs import setup_logging
 from goturn.tracking import metrics
@@ -35,13 +35,6 @@ RUN_OUTPUTS = (
 )
 SUCCESS_PLOT = "success_plot.png"
 PRECISION_PLOT = "precision_plot.png"
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text)
-    os.replace(temp, path)
 
 
 def format_rows(rows, fmt: str) -> str:
@@ -212,7 +205,7 @@ def evaluate(
         )
         return {}
     report = build_report([tracker.name, baseline.name], sequences, files, supervised, context)
-    write_text_atomically(out_dir / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    write_json_atomically(out_dir / REPORT_FILE, report)
     words = (str(context.get("dataset", "")).upper(), context.get("split") or "")
     title = f"{' '.join(w for w in words if w)} ({len(sequences)} sequences)".strip()
     plot_curves(report["trackers"], title, out_dir / SUCCESS_PLOT, out_dir / PRECISION_PLOT)
@@ -250,4 +243,4 @@ def claim_output_dir(out_dir: Path, identity: dict, discard_stale: bool, log) ->
             elif target.exists():
                 target.unlink()
         log.warning(f"deleted the results of another run in {out_dir}: {described}")
-    write_text_atomically(state_path, json.dumps(identity, indent=2) + "\n")
+    write_json_atomically(state_path, identity)

@@ -39,6 +39,7 @@ import numpy as np
 from common.cli import add_bool_flag
 from common.errors import run_cli
 from common.logs import setup_logging
+from goturn.data.records import VAL_FRACTION
 from goturn.tracking.benchmark import (
     PRECISION_PLOT,
     REPORT_FILE,
@@ -49,8 +50,9 @@ from goturn.tracking.benchmark import (
     file_sha256,
 )
 from goturn.tracking.rendering import render_track
-from goturn.tracking.sequences import ALOV_VAL_FRACTION, DATASETS, read_alov, read_sequences
+from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.tracker import Tracker
+from goturn.weights import training_args
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -74,8 +76,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--val_fraction",
         type=float,
-        default=ALOV_VAL_FRACTION,
-        help="ALOV videos held out per category, as in training",
+        default=None,
+        help="ALOV videos held out per category (default: the checkpoint's training value, else "
+        f"{VAL_FRACTION})",
     )
     parser.add_argument("--out", required=True, help="results, report.json and plots go here")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
@@ -103,6 +106,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args) -> dict:
     log = setup_logging(True, 0)
+    if args.val_fraction is None:
+        args.val_fraction = training_args(args.checkpoint).get("val_fraction", VAL_FRACTION)
     if args.dataset == "alov":
         sequences = read_alov(args.data_path, args.split or "val", args.val_fraction)
     else:

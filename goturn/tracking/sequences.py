@@ -31,12 +31,11 @@ import numpy as np
 from PIL import Image
 
 from goturn.data.alov import frame_name, parse_ann_file, select_videos
-from goturn.data.records import DataError
+from goturn.data.errors import DataError
+from goturn.data.records import VAL_FRACTION
 
 DATASETS = ("alov", "otb", "got10k")
 ALOV_SPLITS = ("val", "train", "all")
-# ALOV videos held out per category for validation: training's default.
-ALOV_VAL_FRACTION = 0.005
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # OTB sequences annotated on part of their frames: (first, last) 1-based
 # frame numbers, from the benchmark's sequence table.
@@ -90,7 +89,7 @@ def read_sequences(dataset: str, root, split: str | None = None) -> list[Sequenc
     raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
 
 
-def read_alov(root, split: str = "val", val_fraction: float = ALOV_VAL_FRACTION) -> list[Sequence]:
+def read_alov(root, split: str = "val", val_fraction: float = VAL_FRACTION) -> list[Sequence]:
     """ALOV videos of ``split`` (``val``: training's held-out videos, ``all``,
     or ``train``). ``root`` is the folder holding ``images/`` and ``gt/``, or
     its parent holding ``ALOV/``."""

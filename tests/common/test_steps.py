@@ -30,16 +30,18 @@ class FakeTensorBoard:
         self.scalars.append((tag, value, step))
 
 
+class FakeLossFile(list):
+    def append(self, step, value):
+        super().append((step, value))
+
+
 class FakeRuntime:
     is_main = True
 
     def __init__(self):
         self.log = logging.getLogger("test_common_steps")
         self.tensorboard = FakeTensorBoard()
-        self.losses = []
-
-    def record_loss(self, step, value):
-        self.losses.append((step, value))
+        self.losses = FakeLossFile()
 
 
 @pytest.fixture

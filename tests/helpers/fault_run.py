@@ -21,17 +21,17 @@ import time
 import torch
 
 from common.errors import run_cli
-from common.runtime import Runtime
+from common.steps import LossFile
 
 
 def slow_down_steps(delay: float) -> None:
-    record_loss = Runtime.record_loss
+    append = LossFile.append
 
     def delayed(self, step, value):
         time.sleep(delay)
-        record_loss(self, step, value)
+        append(self, step, value)
 
-    Runtime.record_loss = delayed
+    LossFile.append = delayed
 
 
 def corrupt_loss_at(step: int, factor: float):

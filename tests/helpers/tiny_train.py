@@ -13,10 +13,11 @@ from torch import nn
 
 from common.cli import add_runtime_args
 from common.errors import UserError, run_cli
+from common.loader import RunSteps
 from common.logs import ThroughputMeter
 from common.runtime import setup_runtime
 from common.seeding import derive_seed
-from common.summary import write_result
+from common.training_run import TrainingRun
 
 NUM_SAMPLES = 64
 
@@ -60,60 +61,70 @@ def main(args):
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     lr_scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.5)
     model_ddp = rt.wrap_model(model)
-
-    epoch, step, skip = 0, 0, 0
-    checkpoint = rt.resume_path(args.resume)
-    if checkpoint:
-        state = rt.restore_training_state(checkpoint, model, optimizer, lr_scheduler)
-        epoch, step, skip = state["epoch"], state["step"], state["step_in_epoch"]
+    steps = RunSteps(
+        NUM_SAMPLES // (args.batch_size * rt.world_size), args.epochs, batch_at=batches_of(args, rt)
+    )
+    run = TrainingRun(
+        rt,
+        model,
+        optimizer,
+        lr_scheduler,
+        steps_per_epoch=steps.steps_per_epoch,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        save_every=args.save_every,
+        validate=None,
+        val={},
+        skipped_key="skipped",
+    )
+    run.resume(args.resume, args.batch_size)
 
     meter = ThroughputMeter(warmup_steps=1)
-    loss = torch.zeros(())
-    while epoch < args.epochs:
-        batches = epoch_batches(args.seed, epoch, args.batch_size, rt.rank, rt.world_size)
-        for index in range(skip, len(batches)):
-            start = time.perf_counter()
-            rows = torch.from_numpy(batches[index])
-            inputs, targets = x[rows].to(rt.device), y[rows].to(rt.device)
-            inject_faults(args, rt.rank, step)
-            with rt.autocast():
-                loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
-            if args.nan_from_step and step + 1 >= args.nan_from_step and args.nan_rank in (-1, rt.rank):
-                loss = loss * float("nan")
-            rt.check_finite(loss, step)
-            optimizer.zero_grad(set_to_none=True)
-            rt.backward_and_step(loss, optimizer)
-            lr_scheduler.step()
-            step += 1
-            meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
-            rt.record_loss(step, loss.item())
-            if args.save_every and step % args.save_every == 0:
-                rt.save_checkpoint(
-                    rt.training_state(
-                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
-                    )
-                )
-            if rt.should_stop():
-                rt.save_checkpoint(
-                    rt.training_state(
-                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
-                    )
-                )
-                rt.log.warning(rt.resume_hint())
-                rt.finish()
-                return 0
-            if args.max_steps and step >= args.max_steps:
-                rt.save_checkpoint(
-                    rt.training_state(
-                        model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=index + 1
-                    )
-                )
-                return finish(rt, args, model, meter, loss)
-        epoch, skip = epoch + 1, 0
-        rt.save_checkpoint(
-            rt.training_state(model, optimizer, lr_scheduler, epoch=epoch, step=step, step_in_epoch=0)
-        )
-    return finish(rt, args, model, meter, loss)
+    with run.batches(steps, steps) as batches:
+        while run.next_epoch():
+            reason = None
+            for rows in run.epoch_batches(batches):
+                start = time.perf_counter()
+                rows = torch.from_numpy(rows)
+                inputs, targets = x[rows].to(rt.device), y[rows].to(rt.device)
+                inject_faults(args, rt.rank, run.state.step)
+                with rt.amp.autocast():
+                    loss = nn.functional.mse_loss(model_ddp(inputs).float(), targets)
+                if (
+                    args.nan_from_step
+                    and run.state.step + 1 >= args.nan_from_step
+                    and args.nan_rank in (-1, rt.rank)
+                ):
+                    loss = loss * float("nan")
+                rt.amp.check_finite(loss, run.state.step)
+                optimizer.zero_grad(set_to_none=True)
+                rt.amp.backward_and_step(loss, optimizer)
+                lr_scheduler.step()
+                run.state.took_step(loss.item())
+                meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
+                rt.losses.append(run.state.step, run.state.last_loss)
+                reason = run.after_step()
+                if reason:
+                    break
+            run.end_epoch(reason)
+    if run.reason != "signal" and rt.is_main:
+        torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
+    return run.finish(
+        summary=f"done: {run.state.step} steps",
+        skipped_what="skipped",
+        network="Tiny",
+        batch_size=args.batch_size * rt.world_size,
+        fps=meter.samples_per_sec,
+        fps_unit="samples/s",
+        accuracy=-run.state.last_loss,
+        accuracy_name="negative mse",
+        extra={},
+    )
+
+
+def batches_of(args, rt):
+    """This rank's batch of step s of an epoch."""
+    return lambda epoch, step: epoch_batches(args.seed, epoch, args.batch_size, rt.rank, rt.world_size)[step]
 
 
 def inject_faults(args, rank: int, step: int) -> None:
@@ -124,24 +135,6 @@ def inject_faults(args, rank: int, step: int) -> None:
         time.sleep(args.step_seconds)
     if step == 0 and args.step_seconds:
         print("training started", flush=True)
-
-
-def finish(rt, args, model, meter, loss):
-    if rt.is_main:
-        torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
-    write_result(
-        args.output_dir,
-        network="Tiny",
-        batch_size=args.batch_size * rt.world_size,
-        rank_size=rt.world_size,
-        fps=meter.samples_per_sec,
-        fps_unit="samples/s",
-        accuracy=-loss.item(),
-        accuracy_name="negative mse",
-        loss=loss.item(),
-        is_main=rt.is_main,
-    )
-    rt.finish()
 
 
 def get_args_parser():

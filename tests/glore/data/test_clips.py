@@ -1,12 +1,11 @@
-"""Clip sampling (training: 8 frames, 8 apart, random start; testing: evenly spaced clips) and
-the training batch sampler (per-epoch permutation, split across ranks, resumable by index)."""
+"""glore/data/clips.py: clip sampling (training: 8 frames, 8 apart, random start; testing: evenly
+spaced clips)."""
 
 import numpy as np
 import pytest
 
 from glore.data import clips as sampling  # (its test_clip_indices would be collected as a test if imported)
 from glore.data.clips import clip_span, train_clip_indices
-from glore.data.samplers import TrainBatchSampler
 
 
 def test_train_clip_in_a_long_video():
@@ -47,26 +46,3 @@ def test_evenly_spaced_test_clips():
     assert gaps.max() - gaps.min() <= 1
     short = sampling.test_clip_indices(30, num_clips=3)
     assert np.all(short < 30) and len({tuple(c) for c in short}) == 3
-
-
-def test_batch_sampler_splits_each_epoch_across_ranks_and_resumes_by_index():
-    samplers = [TrainBatchSampler(103, 4, seed=7, epochs=4, rank=r, world_size=3) for r in range(3)]
-    steps = samplers[0].steps_per_epoch
-    assert steps == 103 // 3 // 4
-    epoch2 = [s.epoch_batches(2) for s in samplers]
-    keys = [key for rank in epoch2 for batch in rank for key in batch]
-    assert all(epoch == 2 for epoch, _ in keys)
-    indices = [index for _, index in keys]
-    assert len(set(indices)) == len(indices)  # no video twice within an epoch
-    assert samplers[1].epoch_batches(3) != epoch2[1]
-
-    # One iteration runs through the remaining epochs; a resumed one starts at (epoch, step).
-    whole = list(samplers[1])
-    assert len(whole) == len(samplers[1]) == 4 * steps and whole[2 * steps : 3 * steps] == epoch2[1]
-    samplers[1].start_at(2, 3)
-    assert list(samplers[1]) == whole[2 * steps + 3 :] and len(samplers[1]) == 2 * steps - 3
-
-
-def test_batch_sampler_too_few_videos():
-    with pytest.raises(ValueError, match="lower --batch_size"):
-        TrainBatchSampler(10, 4, seed=0, epochs=1, world_size=3)

@@ -1,4 +1,4 @@
-"""Augmentation on the device (--augment_on device): the same draws as the loader's TrainTransform give
+"""Augmentation on the device (--pixels_on device): the same draws as the loader's TrainTransform give
 the same clips within a measured tolerance, the torch HLS conversions follow OpenCV's 8-bit ones,
 the jitter has the loader's distribution and is a pure function of the clip's seed, and a short
 training run with it resumes bitwise."""
@@ -214,9 +214,9 @@ def tiny_data(tmp_path_factory):
 def test_training_with_device_augmentation_resumes_bitwise(tiny_data, tmp_path):
     """N steps straight == N/2 + resume + N/2, with 0 then 2 loader workers; precise BN re-reads
     training batches through the same device augmentation before each validation."""
-    device = ["--augment_on", "device", "--precise_bn_batches", "1"]
+    device = ["--pixels_on", "device", "--precise_bn_batches", "1"]
     straight = run(tiny_data, tmp_path / "straight", *device, "--workers", "0")
-    assert straight["step"] == 8 and straight["args"]["augment_on"] == "device"
+    assert straight["step"] == 8 and straight["args"]["pixels_on"] == "device"
     run(tiny_data, tmp_path / "resumed", *device, "--workers", "2", "--max_steps", "6")
     resumed = run(tiny_data, tmp_path / "resumed", *device, "--workers", "2", "--resume", "auto")
     for key, value in straight["model"].items():

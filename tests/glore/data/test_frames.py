@@ -13,7 +13,7 @@ from glore.data.demo import write_video
 from glore.data.errors import DataError
 from glore.data.frames import RawFrames, VideoFile, open_frames
 from glore.data.layout import load_split
-from glore.data.prepare import extract_frames, prepare
+from glore.data.preparation import extract_frames, prepare
 
 
 def numbered_frames(count, height=48, width=64):

@@ -61,7 +61,12 @@ def test_predict_matches_the_evaluation_video_score(tmp_path):
 
     probabilities = predict_video(trained, str(frames_dir), clips=4, crops=3)
     rt = SimpleNamespace(
-        rank=0, world_size=1, is_main=True, device=torch.device("cpu"), log=logger, autocast=nullcontext
+        rank=0,
+        world_size=1,
+        is_main=True,
+        device=torch.device("cpu"),
+        log=logger,
+        amp=SimpleNamespace(autocast=nullcontext),
     )
     result = evaluate_videos(
         trained.model, [VideoRecord(str(frames_dir), 0)], rt, trained.clip_input, clips=4, crops=3

@@ -21,7 +21,12 @@ from glore.inference.scoring import EvalResult, evaluate_videos, shard_batches
 from tests.helpers.glore_fixtures import write_rawframes
 
 CPU_RT = SimpleNamespace(
-    rank=0, world_size=1, is_main=True, device=torch.device("cpu"), log=logger, autocast=nullcontext
+    rank=0,
+    world_size=1,
+    is_main=True,
+    device=torch.device("cpu"),
+    log=logger,
+    amp=SimpleNamespace(autocast=nullcontext),
 )
 
 

@@ -1,4 +1,4 @@
-"""--crops_on device: the crops cut on the training device equal cv2's in the
+"""--pixels_on device: the crops cut on the training device equal cv2's in the
 loader, a device batch carries the loader batch's examples, and training with
 it runs and resumes bitwise."""
 
@@ -14,8 +14,7 @@ from goturn.data.crops import BGR_MEAN, to_network_input
 from goturn.data.device_crops import DeviceCropSources, crop_batch_on_device
 from goturn.data.examples import PairImages, read_image
 from goturn.data.imagenet_det import load_imagenet_det
-from goturn.data.stream import ExampleStream, LoaderCrops
-from goturn.train import to_device
+from goturn.data.stream import ExampleStream, LoaderCrops, to_device
 from tests.goturn.test_train import TINY, train
 from tests.helpers.devices import CPU, DEVICES
 
@@ -218,14 +217,14 @@ def test_training_with_device_crops_runs_and_resumes_bitwise(data_path, tmp_path
     checkpoint and one more step: the same weights and losses."""
     assert TINY[TINY.index("--workers") + 1] != "0"  # the batches cross a worker process
     straight, halves = tmp_path / "straight", tmp_path / "halves"
-    common = ["--crops_on", "device", "--epochs", "1"]
+    common = ["--pixels_on", "device", "--epochs", "1"]
     log = train(data_path, straight, *common, "--max_steps", "2")
     # Validation changes no weight: the two halves skip it, to save time.
     train(data_path, halves, *common, "--max_steps", "1", "--val_batches", "0")
     train(data_path, halves, *common, "--max_steps", "2", "--val_batches", "0", "--resume", "auto")
     assert "crops cut on cpu" in log and "validation at step 0" in log and "validation at step 2" in log
     final = [torch.load(path / "checkpoint.pth", weights_only=True) for path in (straight, halves)]
-    assert final[0]["step"] == final[1]["step"] == 2 and final[0]["args"]["crops_on"] == "device"
+    assert final[0]["step"] == final[1]["step"] == 2 and final[0]["args"]["pixels_on"] == "device"
     for key, value in final[0]["model"].items():
         assert torch.equal(value, final[1]["model"][key]), key
     losses = (straight / "loss.txt").read_text()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from goturn.data.alov import VOT_OVERLAP, load_alov, parse_ann_file
+from goturn.data.errors import DataError
 from goturn.data.examples import load_pair
 from goturn.data.imagenet_det import load_imagenet_det
-from goturn.data.records import DataError
 
 
 def write_image(path, width=40, height=30):

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from common.loader import RunSteps, make_loader
 from goturn.data import demo
 from goturn.data.alov import load_alov
 from goturn.data.imagenet_det import load_imagenet_det
-from goturn.data.stream import SOURCE_IDS, EpochSteps, ExampleStream, StreamBatches, make_loader
+from goturn.data.stream import SOURCE_IDS, ExampleStream, StreamBatches
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +94,21 @@ def test_batches_depend_on_seed_epoch_and_index_only(tables):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_gives_the_same_batches_with_any_worker_count(tables, workers):
     stream = ExampleStream(list(tables), batch_size=25, seed=3)
-    loader, sampler = make_loader(StreamBatches(stream, steps_per_epoch=6), workers, prefetch_factor=2)
-    for epoch, start in ((1, 0), (2, 4)):  # persistent workers see the new epoch and the resume point
-        sampler.set_epoch(epoch, start)
+    steps = RunSteps(6, epochs=3)
+    loader = make_loader(
+        StreamBatches(stream, steps_per_epoch=6),
+        steps,
+        workers=workers,
+        device=torch.device("cpu"),
+        prefetch_factor=2,
+    )
+    for epoch, start in ((1, 0), (2, 4)):  # a new iteration starts at the resume point
+        steps.start_at(epoch, start)
         got = list(loader)
-        assert len(got) == 6 - start
-        for offset, batch in enumerate(got):
-            expected = stream.batch(epoch, start + offset)
+        keys = [(e, s) for e in range(epoch, 3) for s in range(start if e == epoch else 0, 6)]
+        assert len(got) == len(keys) == (3 - epoch) * 6 - start
+        for batch, key in zip(got, keys):
+            expected = stream.batch(*key)
             assert torch.equal(batch["search"], expected["search"])
             assert torch.equal(batch["label"], expected["label"])
 
@@ -112,12 +121,6 @@ def test_ranks_split_the_stream_without_overlap(tables):
         for rank, batches in enumerate(ranks):
             expected = stream.batch(0, 2 * step + rank)
             assert torch.equal(batches[(0, step)]["stream_index"], expected["stream_index"])
-
-
-def test_epoch_steps_resume_by_index():
-    sampler = EpochSteps(5)
-    sampler.set_epoch(3, start=2)
-    assert list(sampler) == [(3, 2), (3, 3), (3, 4)] and len(sampler) == 3
 
 
 def test_unreadable_sample_is_replaced_only_with_skip_bad(tables, tmp_path):

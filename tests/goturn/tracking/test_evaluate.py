@@ -12,7 +12,7 @@ import pytest
 
 from common.errors import UserError
 from goturn.data.alov import load_alov
-from goturn.data.records import DataError
+from goturn.data.errors import DataError
 from goturn.tracking import benchmark, evaluate
 from goturn.tracking.sequences import read_alov, read_got10k, read_otb
 from goturn.tracking.tracker import Tracker

@@ -1,0 +1,43 @@
+"""When a training run stops early: SIGTERM or Ctrl-C on any process, or --max_steps reached,
+decided at the same step on every process."""
+
+import signal
+
+import torch
+
+from common import distributed
+
+
+class StopControl:
+    """Installs the signal handlers: the first SIGTERM/Ctrl-C asks the run to save a checkpoint
+    at the end of the step and stop; a second Ctrl-C means now."""
+
+    def __init__(self, log, distributed_run: bool):
+        self.log = log
+        self.distributed = distributed_run
+        self.requested = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._request)
+
+    def _request(self, signum, _frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        name = signal.Signals(signum).name
+        self.log.warning(f"{name} received: saving a checkpoint at the end of this step, then stopping")
+
+    def should_stop(self) -> bool:
+        """True once any rank was asked to stop, on every rank at the same step."""
+        if not self.distributed:
+            return self.requested
+        flag = torch.tensor([float(self.requested)])
+        return bool(distributed.all_reduce_max(flag).item())
+
+    def reason(self, step: int, max_steps: int) -> str | None:
+        """Why training stops after ``step``: "signal" (SIGTERM/Ctrl-C on any process),
+        "max_steps" (``--max_steps`` reached; 0 means no limit), or None to go on."""
+        if self.should_stop():
+            return "signal"
+        if max_steps and step >= max_steps:
+            return "max_steps"
+        return None

@@ -1,0 +1,200 @@
+"""The skeleton both train.py share: a run's counters, resume, periodic and final checkpoints,
+validation between epochs, the stop decision and the summary. The loop itself stays visible in
+each model's train.py:
+
+    run = TrainingRun(rt, model, optimizer, lr_scheduler, steps_per_epoch=..., epochs=..., ...)
+    run.resume(args.resume, args.batch_size)
+    while run.next_epoch():
+        reason = train_one_epoch(..., run)    # calls run.after_step() after every step
+        run.end_epoch(reason)
+    return run.finish(summary=..., **result)
+"""
+
+import itertools
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from common.prefetch import BackgroundIterator
+from common.summary import write_result
+
+
+@dataclass
+class TrainingState:
+    """Where a run is; all of it goes into the checkpoint. ``step`` counts the steps taken
+    since the run began; ``step_in_epoch`` those of the current epoch."""
+
+    steps_per_epoch: int
+    epoch: int = 0
+    step: int = 0
+    step_in_epoch: int = 0
+    last_loss: float = math.nan
+    skipped: int = 0  # unreadable samples replaced or skipped (--skip_bad), over all processes
+    val: dict = field(default_factory=dict)
+
+    def took_step(self, loss: float | None) -> None:
+        self.step += 1
+        self.step_in_epoch += 1
+        if loss is not None:
+            self.last_loss = loss
+
+
+class TrainingRun:
+    """``validate()`` returns the validation figures (a dict) or is None for a run without
+    validation; it runs before the first step with ``validate_first`` (not after a resume),
+    every ``validate_every`` steps, and after every epoch unless this step was just validated.
+    ``skipped_key`` names the skip counter in the checkpoint; ``extras`` go into every
+    checkpoint as they are."""
+
+    def __init__(
+        self,
+        rt,
+        model,
+        optimizer,
+        lr_scheduler,
+        *,
+        steps_per_epoch: int,
+        epochs: int,
+        max_steps: int,
+        save_every: int,
+        validate,
+        val: dict,
+        skipped_key: str,
+        validate_every: int = 0,
+        extras: dict | None = None,
+    ):
+        self.rt, self.model, self.optimizer, self.lr_scheduler = rt, model, optimizer, lr_scheduler
+        self.state = TrainingState(steps_per_epoch, val=dict(val))
+        self.epochs, self.max_steps, self.save_every = epochs, max_steps, save_every
+        self._validate, self.validate_every = validate, validate_every
+        self.skipped_key, self.extras = skipped_key, extras or {}
+        self.reason: str | None = None  # why the loop ended early: "signal", "max_steps"
+        self._validated_at: int | None = None
+
+    def resume(self, resume: str | None, batch_size: int, validate_first: bool = False) -> dict | None:
+        """Continue from ``--resume`` (a path, ``auto`` or nothing) where that run stopped; returns
+        the checkpoint, or None for a fresh start (then validates first if asked)."""
+        path = self.rt.checkpoints.resume_path(resume)
+        if not path:
+            if validate_first:
+                self.validate()
+            return None
+        saved = self.rt.checkpoints.restore(path, self.model, self.optimizer, self.lr_scheduler)
+        state = self.state
+        state.epoch, state.step = saved["epoch"], saved["step"]
+        state.step_in_epoch = self._step_in_epoch(saved, batch_size)
+        state.last_loss = saved.get("last_loss", math.nan)
+        state.skipped = saved.get(self.skipped_key, 0)
+        state.val = saved.get("val", state.val)
+        return saved
+
+    def _step_in_epoch(self, saved: dict, batch_size: int) -> int:
+        """The step of the epoch to resume from, in this run's steps. A checkpoint of a run with
+        another global batch (processes x per-process batch) counts its steps in that run's
+        units. A step takes the next global batch of the epoch's order (rank r its r-th share),
+        so the data consumed is a prefix of the epoch; it becomes this run's steps rounded down:
+        up to one global batch is seen again, nothing is skipped."""
+        world_size = self.rt.world_size
+        saved_batch = int(saved.get("args", {}).get("batch_size", batch_size)) * int(
+            saved.get("world_size", world_size)
+        )
+        step = saved["step_in_epoch"]
+        if saved_batch == batch_size * world_size:
+            return step
+        converted = step * saved_batch // (batch_size * world_size)
+        self.rt.log.warning(
+            f"the checkpoint's run took {saved_batch} examples per step, this one "
+            f"{batch_size * world_size}: its step {step} of the epoch is this run's step {converted}"
+        )
+        return converted
+
+    def next_epoch(self) -> bool:
+        """Whether there are steps left to run; passes over an epoch already finished."""
+        state = self.state
+        if self.reason is None and self.max_steps and state.step >= self.max_steps:
+            self.reason = "max_steps"  # resumed from a checkpoint already at --max_steps
+        while (
+            self.reason is None and state.epoch < self.epochs and state.step_in_epoch >= state.steps_per_epoch
+        ):
+            state.epoch, state.step_in_epoch = state.epoch + 1, 0
+        return self.reason is None and state.epoch < self.epochs
+
+    @contextmanager
+    def batches(self, loader, steps):
+        """The run's remaining batches, taken off ``loader`` in a background thread (nothing is
+        started when no step is left); ``steps`` is the loader's ``common.loader.RunSteps``."""
+        if not self.next_epoch():
+            yield iter(())
+            return
+        steps.start_at(self.state.epoch, self.state.step_in_epoch)
+        with BackgroundIterator(loader) as batches:
+            yield batches
+
+    def epoch_batches(self, batches):
+        """The batches of the current epoch that are left, from the run's ``batches``."""
+        return itertools.islice(batches, self.state.steps_per_epoch - self.state.step_in_epoch)
+
+    def after_step(self) -> str | None:
+        """Periodic validation and checkpoints; returns why to stop now, or None."""
+        step = self.state.step
+        if self.validate_every and step % self.validate_every == 0:
+            self.validate()
+        if self.save_every and step % self.save_every == 0:
+            self.save()
+        return self.rt.stop.reason(step, self.max_steps)
+
+    def end_epoch(self, reason: str | None) -> None:
+        """After the epoch's steps (all, or up to ``reason``): validate and save."""
+        self.reason = reason
+        if reason is None:
+            self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
+        if reason != "signal" and self._validated_at != self.state.step:
+            self.validate()
+        self.save()
+
+    def validate(self) -> None:
+        if self._validate is not None:
+            self.state.val = self._validate()
+            self._validated_at = self.state.step
+
+    def save(self) -> None:
+        state = self.state
+        counters = {
+            "epoch": state.epoch,
+            "step": state.step,
+            "step_in_epoch": state.step_in_epoch,
+            "last_loss": state.last_loss,
+            "val": state.val,
+            self.skipped_key: state.skipped,
+            **self.extras,
+        }
+        checkpoints = self.rt.checkpoints
+        checkpoints.save(
+            checkpoints.training_state(self.model, self.optimizer, self.lr_scheduler, **counters)
+        )
+
+    def finish(self, *, summary: str, skipped_what: str, extra: dict, **result) -> int:
+        """A run stopped by a signal says how to resume; a finished one logs ``summary`` and
+        writes result.json (``result``: common.summary.write_result's figures)."""
+        rt, state = self.rt, self.state
+        if self.reason == "signal":
+            rt.log.warning(rt.resume_hint())
+            rt.finish()
+            return 0
+        rt.log.info(summary)
+        if state.skipped:
+            rt.log.warning(f"{state.skipped} {skipped_what} (--skip_bad)")
+        if rt.amp.skipped_steps:
+            rt.log.warning(f"{rt.amp.skipped_steps} steps skipped by the fp16 GradScaler (gradient overflow)")
+        extra = {**extra, "steps": state.step, self.skipped_key: state.skipped}
+        extra["fp16_skipped_steps"] = rt.amp.skipped_steps
+        write_result(
+            rt.output_dir,
+            rank_size=rt.world_size,
+            loss=state.last_loss,
+            extra=extra,
+            is_main=rt.is_main,
+            **result,
+        )
+        rt.finish()
+        return 0
