@@ -67,8 +67,9 @@ class MixedPrecision:
     count, and the stop on a non-finite loss. ``where_to_resume()`` says, in an error, which
     checkpoint a stopped run can go on from."""
 
-    def __init__(self, args, device: torch.device, distributed_run: bool, where_to_resume):
+    def __init__(self, args, device: torch.device, world_size: int, distributed_run: bool, where_to_resume):
         self.device = device
+        self.world_size = world_size
         self.precision = resolve_precision(args.precision, args.amp, args.opt_level, device)
         self.scaler = make_grad_scaler(device, self.precision, args.loss_scale)
         self.distributed = distributed_run
@@ -99,20 +100,27 @@ class MixedPrecision:
             )
         return False
 
-    def check_finite(self, loss: torch.Tensor, step: int) -> None:
-        """Stop on a NaN/Inf loss, naming the step and where to resume. Under fp16 an overflow
-        is expected now and then (the GradScaler skips that step), so it is not an error here."""
+    def checked_loss(self, loss: torch.Tensor, step: int) -> float:
+        """The step's loss as a number: the mean over the processes (what loss.txt, the progress
+        line and the summary report), in one small collective. A NaN/Inf loss on any process
+        stops every process at this step, naming it and where to resume; under fp16 an overflow
+        is expected now and then (the GradScaler skips that step), so there it reads as NaN."""
+        value = loss.detach().float().reshape(())
+        if not self.distributed:
+            number = value.item()
+            if not math.isfinite(number) and self.precision != "fp16":
+                raise NonFiniteLossError(self._non_finite(f"the loss is {number}", step))
+            return number
+        finite = torch.isfinite(value)
+        # Summed together: the finite losses and the count of processes whose loss is not.
+        both = torch.stack([torch.where(finite, value, torch.zeros_like(value)), (~finite).float()])
+        total, non_finite = distributed.all_reduce_sum(both).tolist()
+        if not non_finite:
+            return total / self.world_size
         if self.precision == "fp16":
-            return
-        bad = (~torch.isfinite(loss.detach())).any().float().view(1)
-        if self.distributed:
-            # Every process stops at this step: one stopping alone would leave the others waiting
-            # in the step's gradient all-reduce until --dist_timeout (on other nodes).
-            distributed.all_reduce_max(bad)
-        if not bad.item():
-            return
-        value = loss.detach().float().cpu().item()
-        what = f"the loss is {value}" if not math.isfinite(value) else "another process's loss is not finite"
-        raise NonFiniteLossError(
-            f"{what} at step {step}; stopping. Lower --lr or check the data; {self.where_to_resume()}"
-        )
+            return math.nan
+        what = "another process's loss is not finite" if finite.item() else f"the loss is {value.item()}"
+        raise NonFiniteLossError(self._non_finite(what, step))
+
+    def _non_finite(self, what: str, step: int) -> str:
+        return f"{what} at step {step}; stopping. Lower --lr or check the data; {self.where_to_resume()}"

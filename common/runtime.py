@@ -55,7 +55,9 @@ class Runtime:
         self.log = setup_logging(self.is_main, self.rank, str(self.output_dir / "train.log"))
 
         self.checkpoints = RunCheckpoints(self)
-        self.amp = MixedPrecision(args, self.device, self.distributed, self.checkpoints.where_to_resume)
+        self.amp = MixedPrecision(
+            args, self.device, self.world_size, self.distributed, self.checkpoints.where_to_resume
+        )
         seed_everything(args.seed, self.rank)
         use_tensorboard = getattr(args, "tensorboard", True) and self.is_main
         self.tensorboard = TensorBoard(str(self.output_dir / "tensorboard") if use_tensorboard else None)

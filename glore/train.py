@@ -176,10 +176,9 @@ def train_one_epoch(model, criterion, optimizer, lr_scheduler, batches, to_model
             with rt.amp.autocast():
                 logits = model(clips)
             loss = criterion(logits.float(), labels)
-            rt.amp.check_finite(loss, state.step + 1)
+            loss_value = rt.amp.checked_loss(loss, state.step + 1)
             optimizer.zero_grad(set_to_none=True)
             rt.amp.backward_and_step(loss, optimizer)
-            loss_value = loss.item()
         lr_scheduler.step()
         synchronize(rt.device)
         state.took_step(loss_value)

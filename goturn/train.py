@@ -126,11 +126,10 @@ def train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, run, mete
         with rt.amp.autocast():
             prediction = model(target, search, target_index)
         loss = l1_sum(prediction, label)
-        rt.amp.check_finite(loss, state.step + 1)
+        loss_value = rt.amp.checked_loss(loss, state.step + 1)
         optimizer.zero_grad(set_to_none=True)
         rt.amp.backward_and_step(loss, optimizer)
         lr_scheduler.step()
-        loss_value = loss.item()
         synchronize(rt.device)
         state.took_step(loss_value)
         skipped = int(batch["skipped"])

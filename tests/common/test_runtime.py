@@ -1,6 +1,7 @@
 """The shared runtime driven the way the models drive it (through the tiny
 trainer in tests/helpers): exact resume, DDP equivalence, one-line errors."""
 
+import numpy as np
 import torch
 
 from tests.conftest import run_python
@@ -54,6 +55,15 @@ def test_two_process_ddp_matches_one_process(tmp_path):
         torch.testing.assert_close(ddp[key], value, rtol=1e-5, atol=1e-6)
     initial_gap = sum((v - ddp[k]).abs().sum() for k, v in single.items())
     assert initial_gap < 1e-4
+    # The recorded loss is the mean over the processes: each holds half of the same global batch,
+    # so it is the one-process loss of that batch (rank 0's alone would differ at every step).
+    single_losses, ddp_losses = (read_losses(tmp_path / name / "loss.txt") for name in ("single", "ddp"))
+    assert len(ddp_losses) == len(single_losses) == 16
+    np.testing.assert_allclose(ddp_losses, single_losses, rtol=1e-5, atol=1e-6)
+
+
+def read_losses(path) -> np.ndarray:
+    return np.loadtxt(path, ndmin=2)[:, 1]
 
 
 def test_nodes_without_a_shared_output_folder_cannot_resume_apart(tmp_path):

@@ -96,11 +96,11 @@ def main(args):
                     and args.nan_rank in (-1, rt.rank)
                 ):
                     loss = loss * float("nan")
-                rt.amp.check_finite(loss, run.state.step)
+                loss_value = rt.amp.checked_loss(loss, run.state.step)
                 optimizer.zero_grad(set_to_none=True)
                 rt.amp.backward_and_step(loss, optimizer)
                 lr_scheduler.step()
-                run.state.took_step(loss.item())
+                run.state.took_step(loss_value)
                 meter.update(len(rows) * rt.world_size, time.perf_counter() - start, 0.0)
                 rt.losses.append(run.state.step, run.state.last_loss)
                 reason = run.after_step()
