@@ -11,12 +11,12 @@ export PYTHONPATH := $(CURDIR)
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	# The GOT-10k toolkit, only to cross-check our tracking metrics in the tests.
-	# --no-deps: its declared opencv-python would clash with opencv-python-headless.
+	# --no-deps: its declared opencv-python would clash with opencv-contrib-python-headless.
 	$(PY) -m pip install --quiet --no-deps got10k==0.1.3 shapely==2.2.0 six==1.17.0 wget==3.2
 	touch $(STAMP)
 
