@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from common.checkpoint import load_checkpoint
+from common.device import resolve_device
 from common.errors import UserError
 from glore.data.clips import ClipInput
 from glore.data.dataset import VideoViews
@@ -107,3 +108,28 @@ def predict_video(
     logits = trained.model(normalize_clips(inputs, torch.device(device), trained.channels_last)).float().cpu()
     scored = logits[1:] if views.multi_view else logits  # view 0 is the centred clip alone
     return average_softmax(scored.unsqueeze(0))[0]
+
+
+class VideoClassifier:
+    """A trained GloRe checkpoint ready to name the action in a video (torch.hub's ``glore``):
+    ``predict(video)`` gives the classes, most likely first, from the softmax averaged over
+    ``clips`` evenly spaced clips x ``crops`` crops, exactly as glore.predict and the evaluation's
+    video accuracy compute it. ``video``: a video file or a folder of img_*.jpg frames."""
+
+    def __init__(self, checkpoint, device: str | torch.device = "auto", clips: int = 10, crops: int = 3):
+        self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
+        self.trained = load_trained_model(checkpoint, self.device)
+        self.clips, self.crops = clips, crops
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.trained.class_names
+
+    def probabilities(self, video) -> torch.Tensor:
+        """The class probabilities (C, in ``class_names`` order)."""
+        return predict_video(self.trained, str(video), self.clips, self.crops, self.device)
+
+    def predict(self, video, topk: int = 5) -> list[tuple[str, float]]:
+        """The ``topk`` most likely classes with their probabilities."""
+        top = torch.topk(self.probabilities(video), min(topk, len(self.class_names)))
+        return [(self.class_names[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
