@@ -37,40 +37,73 @@ VOT_OVERLAP = (
 SPLITS = ("train", "val", "all")
 
 
-def parse_ann_file(path: Path) -> list[tuple[int, tuple[float, float, float, float]]]:
-    """``(frame_index, box)`` per annotation, sorted by frame; frame_index is
-    0-based. A malformed line raises DataError naming file, line and text."""
-    annotations = []
+# Reasons a .ann line is left out under --skip_bad, as the load report counts them.
+UNREADABLE_LINE = ".ann lines that do not parse"
+EMPTY_POLYGON = ".ann lines with a zero-width or zero-height polygon"
+REPEATED_FRAME = ".ann lines annotating a frame a second time"
+# (0-based frame index, box x1, y1, x2, y2)
+Annotation = tuple[int, tuple[float, float, float, float]]
+
+
+def read_ann_file(path: Path) -> tuple[list[Annotation], list[tuple[str, str]]]:
+    """The usable annotations ``(frame_index, box)``, sorted by frame
+    (frame_index 0-based), and the bad lines as ``(reason, message)``, the
+    message naming file, line and text. A line annotating an already
+    annotated frame is bad; the first one is kept."""
+    annotations, problems = [], []
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line_number, line in enumerate(handle, start=1):
             text = line.strip()
-            if not text:
-                continue
-            fields = text.split()
-            try:
-                if len(fields) != 9:
-                    raise ValueError
-                frame = int(float(fields[0]))
-                if frame != float(fields[0]) or frame < 1:
-                    raise ValueError
-                xs = [float(v) for v in fields[1::2]]
-                ys = [float(v) for v in fields[2::2]]
-                if not all(math.isfinite(v) for v in xs + ys):
-                    raise ValueError
-            except (ValueError, OverflowError):
-                raise DataError(
-                    f"{path}:{line_number}: expected 'frame ax ay bx by cx cy dx dy' (a frame "
-                    f"number >= 1 and 8 finite numbers), got {text!r}"
-                ) from None
-            if max(xs) <= min(xs) or max(ys) <= min(ys):
-                raise DataError(f"{path}:{line_number}: the polygon {text!r} has zero width or height")
-            box = (min(xs) - 1.0, min(ys) - 1.0, max(xs) - 1.0, max(ys) - 1.0)
-            annotations.append((frame - 1, box, line_number))
-    annotations.sort(key=lambda item: item[0])
-    for (frame_a, _, line_a), (frame_b, _, line_b) in itertools.pairwise(annotations):
-        if frame_a == frame_b:
-            raise DataError(f"{path}:{line_b}: frame {frame_b + 1} is annotated twice (also line {line_a})")
-    return [(frame, box) for frame, box, _ in annotations]
+            if text:
+                annotation = _parse_line(text)
+                if isinstance(annotation, str):
+                    message = f"{path}:{line_number}: {_PROBLEMS[annotation]}, got {text!r}"
+                    problems.append((line_number, annotation, message))
+                else:
+                    annotations.append((*annotation, line_number))
+    annotations.sort(key=lambda item: (item[0], item[2]))
+    kept = []
+    for frame, box, line_number in annotations:
+        if kept and kept[-1][0] == frame:
+            message = f"{path}:{line_number}: frame {frame + 1} is annotated twice (also line {kept[-1][2]})"
+            problems.append((line_number, REPEATED_FRAME, message))
+        else:
+            kept.append((frame, box, line_number))
+    return [(frame, box) for frame, box, _ in kept], [problem[1:] for problem in sorted(problems)]
+
+
+_PROBLEMS = {
+    UNREADABLE_LINE: "expected 'frame ax ay bx by cx cy dx dy' (a frame number >= 1 and 8 finite numbers)",
+    EMPTY_POLYGON: "the polygon has zero width or height",
+}
+
+
+def _parse_line(text: str):
+    """``(frame_index, box)`` of one line, or the reason it is bad."""
+    fields = text.split()
+    try:
+        if len(fields) != 9:
+            raise ValueError
+        frame = int(float(fields[0]))
+        if frame != float(fields[0]) or frame < 1:
+            raise ValueError
+        xs = [float(v) for v in fields[1::2]]
+        ys = [float(v) for v in fields[2::2]]
+    except (ValueError, OverflowError):
+        return UNREADABLE_LINE
+    if not all(math.isfinite(v) for v in xs + ys):
+        return UNREADABLE_LINE
+    if max(xs) <= min(xs) or max(ys) <= min(ys):
+        return EMPTY_POLYGON
+    return frame - 1, (min(xs) - 1.0, min(ys) - 1.0, max(xs) - 1.0, max(ys) - 1.0)
+
+
+def parse_ann_file(path: Path) -> list[Annotation]:
+    """``read_ann_file``'s annotations; the first bad line raises DataError."""
+    annotations, problems = read_ann_file(path)
+    if problems:
+        raise DataError(problems[0][1])
+    return annotations
 
 
 def frame_name(frame_index: int) -> str:
@@ -97,11 +130,11 @@ def load_alov(
 ) -> tuple[PairTable, LoadReport]:
     """Index ``root`` (the folder holding ``images/`` and ``gt/``).
 
-    A video without two consecutive usable annotations and a category
-    without videos are skipped and counted in the report. A missing frame
-    image raises DataError, or with ``skip_bad`` drops that annotation and
-    the pairs it belongs to (counted); a malformed ``.ann`` file raises
-    DataError, or with ``skip_bad`` skips its video (counted).
+    A video without two usable annotations and a category without videos
+    are skipped and counted in the report. A malformed ``.ann`` line or an
+    annotation whose frame image is missing raises DataError, or with
+    ``skip_bad`` is left out alone, counted by reason: the annotations
+    before and after it still make a pair.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -140,13 +173,15 @@ def _unannotated_videos(category_dir: Path, ann_files: list[Path]) -> list[str]:
 def _add_video(
     table: PairTableBuilder, report: LoadReport, ann_file: Path, video_dir: Path, skip_bad: bool
 ) -> None:
-    try:
-        annotations = parse_ann_file(ann_file)
-    except DataError as error:
+    """The pairs of one video: consecutive usable annotations. Under
+    ``skip_bad`` a bad line or an annotation whose frame is missing is left
+    out, and its neighbours pair up across the gap (the original pairs
+    consecutive entries of the annotation list)."""
+    annotations, problems = read_ann_file(ann_file)
+    for reason, message in problems:
         if not skip_bad:
-            raise DataError(f"{error} (use --skip_bad to skip such videos)") from None
-        report.skip("videos with a malformed .ann file", str(error))
-        return
+            raise DataError(f"{message} (use --skip_bad to skip such lines)")
+        report.skip(reason, message)
     report.items += len(annotations)
     frames = set(os.listdir(video_dir)) if video_dir.is_dir() else set()
     entries = []
@@ -161,10 +196,8 @@ def _add_video(
                 "does not exist (use --skip_bad to skip such annotations)"
             )
         report.skip("annotations whose frame image is missing", str(path))
-        entries.append(None)
-    pairs = [(a, b) for a, b in itertools.pairwise(entries) if a is not None and b is not None]
-    if not pairs:
+    if len(entries) < 2:
         report.skip("videos without a pair of consecutive usable annotations", str(ann_file))
         return
-    for (prev_path, prev_box), (curr_path, curr_box) in pairs:
+    for (prev_path, prev_box), (curr_path, curr_box) in itertools.pairwise(entries):
         table.add(prev_path, prev_box, curr_path, curr_box)

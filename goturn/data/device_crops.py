@@ -8,18 +8,21 @@ the batch with one ``grid_sample`` (``crop_batch_on_device``): meant for GPUs
 and NPUs, where the loader's cores would otherwise cap the step rate; it
 runs on the CPU too, where it costs more than cv2 in the loader.
 
-The pixels are those of ``crops.crop_with_context``. Each crop is the image
-rectangle of ``crops.resize_rects`` resized onto its destination rectangle
-with cv2's bilinear convention (source position ``(j + 0.5) * scale - 0.5``,
-clamped to the rectangle's pixels, as cv2 replicates its input's border);
-the rest of the crop is the zero canvas. So the grid does not sample a
-canvas around the image, which would blend the region's edge with zeros
-where cv2 does not: it holds cv2's clamped positions inside the destination
-and points off the frames outside it, where ``padding_mode="zeros"`` gives
-the canvas. Only rounding differs: cv2 blends with 11-bit weights and rounds
-to uint8, here the blend stays float32 (tests/goturn/data/test_device_crops.py
-bounds the difference; float32 grid coordinates add about 1e-4 px per 1000
-rows of frames).
+The pixels are those of ``crops.cut_crops``: the canvas (the image region
+pasted at its integer place on zeros) resized with cv2's bilinear
+convention, source position ``(j + 0.5) * canvas / 227 - 0.5`` clamped to
+the canvas (cv2 replicates its input's border). The canvas is never built:
+along each axis, a position whose two taps both lie on the region samples
+the frame there; one whose taps straddle the region's edge samples the
+frame exactly at its inner tap and is weighted by that tap's bilinear
+weight, the outer tap being a canvas zero; one with no tap on the region is
+0. Bilinear weights are separable, so the crop is the frame sampled at
+those positions times the outer product of the two axes' weights, and no
+sample reaches past the region (a neighbouring frame in the band, or image
+pixels the original leaves out). Only rounding differs from cv2: it blends
+with 11-bit weights and rounds to uint8, here the blend stays float32
+(tests/goturn/data/test_device_crops.py bounds the difference; float32 grid
+coordinates add about 1e-4 px per 1000 rows of frames).
 
 ``grid_sample`` pairs each input image with its own grid; stacking the
 frames top to bottom into one band (``frame_band``) makes one input for all
@@ -33,20 +36,19 @@ The batch carries, besides the labels and indices of every batch:
   each row-major, one after the other (a DET object's two frames are one);
 - ``frame_table``: int64 (F, 3), per frame its first pixel, height, width;
 - ``target_rects`` (one per unit) and ``search_rects`` (one per example):
-  int64 (n, 9), per crop its frame, image rectangle ``x, y, w, h`` and
-  destination ``x0, y0, x1, y1`` (``RECT_COLUMNS``).
+  int64 (n, 9), per crop its frame, the image rectangle ``x, y, w, h``
+  pasted on the canvas at ``place_x, place_y``, and the canvas size
+  ``canvas_w, canvas_h`` (``RECT_COLUMNS``).
 """
 
 import numpy as np
 import torch
 
-from goturn.data.crops import BGR_MEAN, CROP_SIZE, CropGeometry, resize_rects
+from goturn.data.crops import BGR_MEAN, CROP_SIZE, ContextWindows
 from goturn.data.examples import PairImages, locate_examples
 
-RECT_COLUMNS = ("frame", "x", "y", "w", "h", "x0", "y0", "x1", "y1")
-_FRAME, _X, _Y, _W, _H, _X0, _Y0, _X1, _Y1 = range(len(RECT_COLUMNS))
-# A grid coordinate beyond the band's zero padding, for any band size.
-_OFF_BAND = -3.0
+RECT_COLUMNS = ("frame", "x", "y", "w", "h", "place_x", "place_y", "canvas_w", "canvas_h")
+_FRAME, _X, _Y, _W, _H, _PLACE_X, _PLACE_Y, _CANVAS_W, _CANVAS_H = range(len(RECT_COLUMNS))
 
 
 class DeviceCropSources:
@@ -69,8 +71,8 @@ class DeviceCropSources:
         target, searches, labels = locate_examples(pair, centres)
         prev = self._frame(frame_keys[0], pair.prev_image)
         curr = self._frame(frame_keys[1], pair.curr_image)
-        self.target_rects[slot] = _rect_row(prev, target)
-        self.search_rects[rows] = [_rect_row(curr, geometry) for geometry in searches]
+        self.target_rects[slot] = _rect_rows(prev, target)
+        self.search_rects[rows] = _rect_rows(curr, searches)
         return labels
 
     def _frame(self, key, image: np.ndarray) -> int:
@@ -97,9 +99,18 @@ class DeviceCropSources:
         }
 
 
-def _rect_row(frame: int, geometry: CropGeometry) -> list[int]:
-    source, destination = resize_rects(geometry)
-    return [frame, *source, *destination]
+def _rect_rows(frame: int, windows: ContextWindows) -> np.ndarray:
+    columns = (
+        windows.src_x,
+        windows.src_y,
+        windows.src_w,
+        windows.src_h,
+        windows.place_x,
+        windows.place_y,
+        windows.canvas_w,
+        windows.canvas_h,
+    )
+    return np.stack([np.full_like(windows.src_x, frame), *columns], axis=1)
 
 
 def crop_batch_on_device(batch: dict, device: torch.device, non_blocking: bool = False):
@@ -134,38 +145,46 @@ def crop_from_band(band: torch.Tensor, rects: torch.Tensor) -> torch.Tensor:
     input: float32 N x 3 x 227 x 227, BGR minus the mean, channels-last."""
     count = len(rects)
     rows, width = band.shape[:2]
-    # align_corners=False: -1 and 1 are the outer edges of the band's border
-    # pixels. Outside a crop's destination the grid points far off the band,
-    # where padding_mode="zeros" gives the zero canvas: off in one axis is
-    # off the band, so each axis is masked on its own.
-    x, col_inside = _source_positions(rects[:, _X], rects[:, _W], rects[:, _X0], rects[:, _X1])
-    y, row_inside = _source_positions(rects[:, _Y], rects[:, _H], rects[:, _Y0], rects[:, _Y1])
+    x, x_weight = _taps(rects[:, _X], rects[:, _W], rects[:, _PLACE_X], rects[:, _CANVAS_W])
+    y, y_weight = _taps(rects[:, _Y], rects[:, _H], rects[:, _PLACE_Y], rects[:, _CANVAS_H])
+    # align_corners=False: -1 and 1 are the outer edges of the band's border pixels.
     grid = torch.empty((count, CROP_SIZE, CROP_SIZE, 2), dtype=torch.float32, device=band.device)
-    grid[..., 0] = torch.where(col_inside, (2 * x + 1) / width - 1, _OFF_BAND)[:, None, :]
-    grid[..., 1] = torch.where(row_inside, (2 * y + 1) / rows - 1, _OFF_BAND)[:, :, None]
+    grid[..., 0] = ((2 * x + 1) / width - 1)[:, None, :]
+    grid[..., 1] = ((2 * y + 1) / rows - 1)[:, :, None]
     image = band.permute(2, 0, 1)[None].float()
-    crops = torch.nn.functional.grid_sample(
+    samples = torch.nn.functional.grid_sample(
         image,
         grid.view(1, count * CROP_SIZE, CROP_SIZE, 2),
         mode="bilinear",
         padding_mode="zeros",
         align_corners=False,
     )
-    # One pass subtracts the mean and writes the channels-last layout.
+    samples = samples.view(3, count, CROP_SIZE, CROP_SIZE).permute(1, 2, 3, 0)
+    weight = (y_weight[:, :, None] * x_weight[:, None, :])[..., None]
+    # One pass weights the samples, subtracts the mean and writes the channels-last layout.
     out = torch.empty((count, CROP_SIZE, CROP_SIZE, 3), dtype=torch.float32, device=band.device)
-    mean = torch.tensor(BGR_MEAN, dtype=torch.float32, device=band.device)
-    torch.sub(crops.view(3, count, CROP_SIZE, CROP_SIZE).permute(1, 2, 3, 0), mean, out=out)
+    minus_mean = -torch.tensor(BGR_MEAN, dtype=torch.float32, device=band.device)
+    torch.addcmul(minus_mean, samples, weight, out=out)
     return out.permute(0, 3, 1, 2)
 
 
-def _source_positions(start, size, dest_start, dest_stop):
-    """Along one axis, for each crop (row) and output pixel (column): the
-    source position cv2's bilinear resize samples, in frame (band)
-    coordinates, and whether the output pixel lies in the destination."""
+def _taps(start, size, place, canvas):
+    """Along one axis, for each crop (row) and output pixel (column): where
+    to sample the frame (band coordinates) and the weight of that sample
+    (see the module docstring)."""
     j = torch.arange(CROP_SIZE, dtype=torch.float32, device=start.device)
-    start, size = start[:, None], size[:, None]
-    dest_start, dest_stop = dest_start[:, None], dest_stop[:, None]
-    # An empty destination (resize_rects' "nothing lands") must not divide by 0.
-    scale = size / (dest_stop - dest_start).clamp(min=1)
-    position = torch.minimum(((j - dest_start + 0.5) * scale - 0.5).clamp(min=0), size - 1)
-    return start + position, (j >= dest_start) & (j < dest_stop)
+    start, size, place, canvas = (column[:, None].float() for column in (start, size, place, canvas))
+    # cv2 computes the position in double before keeping it as a float; float32 throughout is
+    # off by under 1e-4 px, and the result is continuous in it.
+    position = torch.minimum(((j + 0.5) * (canvas / CROP_SIZE) - 0.5).clamp(min=0), canvas - 1)
+    inner = position.floor()
+    fraction = position - inner
+    first_in = (inner >= place) & (inner < place + size)
+    second_in = (inner + 1 >= place) & (inner + 1 < place + size)
+    on_region = torch.where(first_in & second_in, position, torch.where(first_in, inner, inner + 1))
+    weight = torch.where(
+        first_in & second_in,
+        1.0,
+        torch.where(first_in, 1.0 - fraction, torch.where(second_in, fraction, 0.0)),
+    )
+    return on_region - place + start, weight

@@ -13,8 +13,9 @@ original's ``ExampleGenerator``:
   current box in that crop's units.
 
 Each image of a pair is decoded once (a DET object's two frames are one
-image), pixels stay uint8 BGR, and every crop is one resize written straight
-into the caller's buffer.
+image), pixels stay uint8 BGR, the geometry and labels of a pair's search
+crops are computed together (one array operation for all of them), and
+every crop is resized straight into the caller's buffer.
 """
 
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.jpeg import decode_as_stored
-from goturn.data.crops import CropGeometry, box_to_crop_units, context_geometry, crop_with_context
+from goturn.data.crops import ContextWindows, boxes_to_crop_units, context_windows, cut_crops
 from goturn.data.errors import DataError
 from goturn.data.motion import MotionModel, sample_moved_boxes
 from goturn.data.records import PairTable
@@ -100,26 +101,21 @@ def make_examples(
     """Crop the search regions around ``centres`` into ``search_out``
     (len(centres) x 227 x 227 x 3) and, if given, the target into
     ``target_out``; returns the labels, float32 (len(centres), 4)."""
+    target, searches, labels = locate_examples(pair, centres)
     if target_out is not None:
-        crop_with_context(pair.prev_image, pair.prev_box, target_out)
-    labels = np.empty((len(centres), 4), np.float32)
-    for k, centre in enumerate(centres):
-        _, geometry = crop_with_context(pair.curr_image, centre, search_out[k])
-        labels[k] = box_to_crop_units(pair.curr_box, geometry)
+        cut_crops(pair.prev_image, target, target_out[None])
+    cut_crops(pair.curr_image, searches, search_out)
     return labels
 
 
 def locate_examples(
     pair: PairImages, centres: np.ndarray
-) -> tuple[CropGeometry, list[CropGeometry], np.ndarray]:
-    """Where ``make_examples`` would crop, without cropping: the target's
-    geometry, the search crops' and the labels (the same float32 values).
-    For crops made on the device (device_crops.py)."""
+) -> tuple[ContextWindows, ContextWindows, np.ndarray]:
+    """Where ``make_examples`` crops: the target's window, the search crops'
+    windows (all centres at once) and the labels. Used alone for crops made
+    on the device (device_crops.py)."""
     prev_height, prev_width = pair.prev_image.shape[:2]
     curr_height, curr_width = pair.curr_image.shape[:2]
-    target = context_geometry(pair.prev_box, prev_width, prev_height)
-    searches = [context_geometry(centre, curr_width, curr_height) for centre in centres]
-    labels = np.empty((len(centres), 4), np.float32)
-    for k, geometry in enumerate(searches):
-        labels[k] = box_to_crop_units(pair.curr_box, geometry)
-    return target, searches, labels
+    target = context_windows(pair.prev_box, prev_width, prev_height)
+    searches = context_windows(centres, curr_width, curr_height)
+    return target, searches, boxes_to_crop_units(pair.curr_box, searches)

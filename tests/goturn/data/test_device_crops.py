@@ -87,9 +87,10 @@ def assert_same_crops(got: torch.Tensor, expected: torch.Tensor, no_black_pixels
     assert difference.amax(dim=(1, 2, 3)).max() <= MAX_DIFFERENCE
     assert difference.mean(dim=(1, 2, 3)).max() <= MEAN_DIFFERENCE
     if no_black_pixels:
-        # The image lands on exactly the same pixels of the canvas (told
-        # apart from the image only where no image pixel is 0).
-        assert torch.equal(got == CANVAS, expected == CANVAS)
+        # Where the device samples nothing but canvas, so does cv2 (told apart
+        # from the image only where no image pixel is 0; the converse fails
+        # where cv2 rounds a faint blend with the canvas down to 0).
+        assert (expected == CANVAS)[got == CANVAS].all()
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -112,14 +113,15 @@ def test_device_crops_equal_cv2_crops_on_random_boxes(device):
         size = [frames[k].shape[:2] for k in (prev, curr)]
         pair = PairImages(frames[prev], random_box(*size[0], rng), frames[curr], random_box(*size[1], rng))
         units.append((pair, (prev, curr), np.stack([random_box(*size[1], rng) for _ in range(8)])))
-    # A region that rounds to nothing (a sliver at the canvas' bottom edge):
-    # the whole crop is canvas.
+    # A box whose centre lies above the image: its one-row region lands on
+    # the canvas' last row (the original clamps the edge spacing to the
+    # canvas), which the resize replicates down to the crop's bottom edge.
     sliver = np.array([[414.76, -13.54, 639.35, -11.52]])
     units.append((PairImages(frames[0], sliver[0], frames[0], sliver[0]), (0, 0), sliver))
     (target, search), (device_target, device_search) = crops_both_ways(units, device)
     assert_same_crops(device_target, target)
     assert_same_crops(device_search, search)
-    assert (device_search[-1] == CANVAS[0]).all()
+    assert (device_search[-1, :, :100] == CANVAS[0]).all() and (device_search[-1, :, -10:] != CANVAS[0]).any()
     # Most crops hold image pixels: the comparison is not between empty canvases.
     assert (search != CANVAS).flatten(1).any(dim=1).float().mean() > 0.9
 

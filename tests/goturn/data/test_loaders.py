@@ -101,7 +101,15 @@ def test_alov_pairs_split_and_skips(tmp_path):
     assert len(everything) == len(train) + len(val)
 
 
-def test_alov_missing_frame_is_an_error_or_skipped(tmp_path):
+def pair_frames(table):
+    """The (previous, current) frame names of each pair."""
+    return [
+        (Path(table.paths[p]).stem, Path(table.paths[c]).stem)
+        for p, c in zip(table.prev_image, table.curr_image)
+    ]
+
+
+def test_alov_missing_frame_is_an_error_or_skipped_alone(tmp_path):
     ann = write_alov_video(
         tmp_path, "A", "A_video00001", [polygon(f, 1, 1, 9, 9) for f in (1, 6, 11, 16)], frames=[1, 6, 16]
     )
@@ -109,8 +117,50 @@ def test_alov_missing_frame_is_an_error_or_skipped(tmp_path):
         load_alov(tmp_path, "all")
     assert str(ann) in str(error.value)
     table, report = load_alov(tmp_path, "all", skip_bad=True)
-    assert len(table) == 1  # (1, 6) only: (6, 11) and (11, 16) lose a frame
+    # Frame 11 is left out; its neighbours pair up across the gap.
+    assert pair_frames(table) == [("00000001", "00000006"), ("00000006", "00000016")]
     assert report.skipped == {"annotations whose frame image is missing": 1}
+    assert report.items == 4 and report.pairs == 2
+
+
+def test_alov_pair_across_a_missing_middle_frame(tmp_path):
+    write_alov_video(
+        tmp_path, "A", "A_video00001", [polygon(f, 1, 1, 9, 9) for f in (1, 6, 11)], frames=[1, 11]
+    )
+    table, report = load_alov(tmp_path, "all", skip_bad=True)
+    assert pair_frames(table) == [("00000001", "00000011")]
+    assert report.skipped == {"annotations whose frame image is missing": 1}
+
+
+def test_alov_malformed_lines_are_skipped_alone_and_counted(tmp_path):
+    lines = [
+        polygon(1, 1, 1, 9, 9),
+        "6 1 2 3",  # too few numbers
+        polygon(11, 2, 2, 10, 10),
+        "16 5 5 5 5 5 5 5 5",  # zero-size polygon
+        polygon(21, 3, 3, 11, 11),
+        polygon(11, 4, 4, 12, 12),  # frame 11 again: the first line for it is kept
+        "26 1 2 3 4 5 6 7 nan",  # not finite
+        polygon(31, 5, 5, 13, 13),
+    ]
+    ann = write_alov_video(tmp_path, "A", "A_video00001", lines, frames=[1, 6, 11, 16, 21, 26, 31])
+    with pytest.raises(DataError, match="use --skip_bad") as error:
+        load_alov(tmp_path, "all")
+    assert f"{ann}:2:" in str(error.value) and "'6 1 2 3'" in str(error.value)  # the first bad line
+    table, report = load_alov(tmp_path, "all", skip_bad=True)
+    assert pair_frames(table) == [
+        ("00000001", "00000011"),
+        ("00000011", "00000021"),
+        ("00000021", "00000031"),
+    ]
+    np.testing.assert_allclose(table.curr_box[0], [1, 1, 9, 9])  # frame 11's first annotation
+    assert report.skipped == {
+        ".ann lines that do not parse": 2,
+        ".ann lines with a zero-width or zero-height polygon": 1,
+        ".ann lines annotating a frame a second time": 1,
+    }
+    assert report.items == 4 and report.pairs == 3 and report.groups == 1
+    assert any(f"{ann}:6: frame 11 is annotated twice (also line 3)" in line for line in report.examples)
 
 
 def test_alov_vot_overlap_can_be_excluded(tmp_path):
