@@ -1,8 +1,12 @@
 """Which frames make a clip (0-based frame indices), for training and for testing.
 
 A clip is `clip_len` frames `interval` apart, spanning (clip_len - 1) * interval + 1 frames.
-A video shorter than that span is played in a loop, so the motion speed stays that of the
-training interval instead of slowing down.
+Frame ids never run backwards. A video shorter than that span gives `clip_len` consecutive
+frames, as the reference's samplers do (GloRe `data/video_sampler.py`: `range(0, F)` when the
+span does not fit); one shorter than `clip_len` frames gives each frame in turn, repeated
+evenly, where the reference's `list(range(F)) * clip_len` would loop back to frame 0.
+Within the frames that fit, the start is random for training and evenly spaced for testing,
+as for long videos (the reference always starts short videos at frame 0).
 """
 
 from dataclasses import dataclass
@@ -26,8 +30,23 @@ def clip_span(clip_len: int, interval: int) -> int:
     return (clip_len - 1) * interval + 1
 
 
-def clip_from_start(start: int, num_frames: int, clip_len: int, interval: int) -> np.ndarray:
-    return (start + interval * np.arange(clip_len)) % num_frames
+def _step(num_frames: int, clip_len: int, interval: int) -> int:
+    """The frame step a video of `num_frames` is sampled with: `interval` when the span fits,
+    1 (consecutive frames) when `clip_len` frames fit, 0 (frames repeated) otherwise."""
+    if num_frames >= clip_span(clip_len, interval):
+        return interval
+    return 1 if num_frames >= clip_len else 0
+
+
+def _clip(start: int, num_frames: int, clip_len: int, step: int) -> np.ndarray:
+    if step == 0:
+        return np.arange(clip_len) * num_frames // clip_len
+    return start + step * np.arange(clip_len)
+
+
+def _start_count(num_frames: int, clip_len: int, step: int) -> int:
+    """How many starts a clip of that step has in the video."""
+    return 1 if step == 0 else num_frames - clip_span(clip_len, step) + 1
 
 
 def train_clip_indices(
@@ -36,13 +55,11 @@ def train_clip_indices(
     clip_len: int = ClipInput.clip_len,
     interval: int = ClipInput.interval,
 ) -> np.ndarray:
-    """A clip with a uniformly random start: in [0, F - span] when the video is long enough,
-    anywhere in the loop otherwise."""
+    """A clip with a uniformly random start among those that fit: in [0, F - span]."""
     _check(num_frames, clip_len, interval)
-    span = clip_span(clip_len, interval)
-    last_start = num_frames - span if num_frames >= span else num_frames - 1
-    start = int(rng.integers(0, last_start + 1))
-    return clip_from_start(start, num_frames, clip_len, interval)
+    step = _step(num_frames, clip_len, interval)
+    start = int(rng.integers(0, _start_count(num_frames, clip_len, step)))
+    return _clip(start, num_frames, clip_len, step)
 
 
 def test_clip_indices(
@@ -57,10 +74,10 @@ def test_clip_indices(
     _check(num_frames, clip_len, interval)
     if num_clips < 1:
         raise ValueError(f"num_clips must be >= 1, got {num_clips}")
-    span = clip_span(clip_len, interval)
-    starts_range = num_frames - span + 1 if num_frames >= span else num_frames
+    step = _step(num_frames, clip_len, interval)
+    starts_range = _start_count(num_frames, clip_len, step)
     starts = ((np.arange(num_clips) + 0.5) * starts_range / num_clips).astype(np.int64)
-    return np.stack([clip_from_start(int(s), num_frames, clip_len, interval) for s in starts])
+    return np.stack([_clip(int(s), num_frames, clip_len, step) for s in starts])
 
 
 def _check(num_frames, clip_len, interval):

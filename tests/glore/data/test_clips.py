@@ -23,12 +23,24 @@ def test_train_clip_when_the_video_is_exactly_one_span():
     assert train_clip_indices(57, np.random.default_rng(0)).tolist() == list(range(0, 57, 8))
 
 
-@pytest.mark.parametrize("num_frames", [1, 5, 20, 56])
-def test_short_videos_loop_at_the_training_interval(num_frames):
-    for seed in range(20):
-        clip = train_clip_indices(num_frames, np.random.default_rng(seed))
-        assert np.all((clip >= 0) & (clip < num_frames))
-        assert np.all((clip - clip[0]) % num_frames == (8 * np.arange(8)) % num_frames)
+@pytest.mark.parametrize("num_frames", range(1, 61))
+def test_clips_of_any_length_keep_temporal_order(num_frames):
+    """Frame ids never decrease, training or testing (1, 3 or 10 clips). Below the 57-frame span
+    a clip is 8 consecutive frames (the reference's samplers), below 8 frames each frame in
+    turn, every one of them used."""
+    clips = [train_clip_indices(num_frames, np.random.default_rng(seed)) for seed in range(30)]
+    clips += [clip for count in (1, 3, 10) for clip in sampling.test_clip_indices(num_frames, count)]
+    for clip in clips:
+        assert len(clip) == 8 and np.all(np.diff(clip) >= 0), clip
+        assert clip[0] >= 0 and clip[-1] < num_frames
+        if num_frames >= 57:
+            assert np.all(np.diff(clip) == 8)
+        elif num_frames >= 8:
+            assert np.all(np.diff(clip) == 1)
+        else:
+            assert set(clip.tolist()) == set(range(num_frames))
+    if 8 < num_frames < 57:  # the start still varies where frames allow
+        assert len({int(clip[0]) for clip in clips[:30]}) > 1
 
 
 def test_one_test_clip_is_centred():
