@@ -195,7 +195,7 @@ class VideoViews(torch.utils.data.Dataset):
         frames = frames.reshape(len(clips), spec.clip_len, *frames.shape[1:])
         views = [self.centre(frames[0])]
         if self.multi_view:
-            views += [self.multi(clip, crop) for clip in frames[1:] for crop in range(self.crops)]
+            views += [view for clip in frames[1:] for view in self.multi.views(clip, range(self.crops))]
         return torch.stack(views)
 
 

@@ -11,7 +11,8 @@ Training (the reference's recipe): RandomScale (short side U(224, 340), aspect r
 Scale and crop are one resize of the crop's source region, and the HLS shift is applied to that
 region before the resize (colour and geometry commute up to interpolation), so each frame is
 resized once and converted to HLS at the smaller of the two sizes.
-Evaluation: resize the short side to 256, centre crop 224 (or M crops along the long side).
+Evaluation: resize the frame to short side 256, then cut the centre 224 crop (or M crops along
+the long side) at whole pixels of the resized frame, as the reference does.
 """
 
 import math
@@ -103,8 +104,13 @@ class TrainTransform:
 
 
 class EvalTransform:
-    """Resize the short side to `resize`, then take crop `crop_index` of `num_crops`: the centre
-    crop for one, else crops evenly spaced along the long side (ends included)."""
+    """The reference's evaluation view (GloRe `Resize(256)` then `CenterCrop(224)`): the frame
+    resized so its short side is `resize` and its long side `int(resize * long / short)`, then
+    `crop_size` squared cut at whole pixels of the resized frame, centred with Python's
+    rounding of half the margin. With `num_crops` > 1, crop `crop_index` of that many evenly
+    spaced along the long side (ends included; the middle one of an odd count is the centre
+    crop). Resizing the whole frame first, as the reference does, keeps its sub-pixel grid: a
+    crop resized from a source region would scale each axis slightly differently."""
 
     def __init__(
         self, crop_size: int = ClipInput.crop_size, resize: int = ClipInput.resize, num_crops: int = 1
@@ -115,22 +121,43 @@ class EvalTransform:
         self.resize = resize
         self.num_crops = num_crops
 
-    def box(self, height: int, width: int, crop_index: int = 0) -> tuple[int, int, int, int]:
-        scale = self.resize / min(height, width)
-        scaled_w, scaled_h = width * scale, height * scale
-        size = self.crop_size
-        x, y = (scaled_w - size) / 2, (scaled_h - size) / 2
+    def resized_size(self, height: int, width: int) -> tuple[int, int]:
+        """(width, height) of the resized frame."""
+        if width < height:
+            return self.resize, int(self.resize * height / width)
+        return int(self.resize * width / height), self.resize
+
+    def offset(self, height: int, width: int, crop_index: int = 0) -> tuple[int, int]:
+        """(x, y) of crop `crop_index` in the resized frame."""
+        width, height = self.resized_size(height, width)
+        x, y = round((width - self.crop_size) / 2), round((height - self.crop_size) / 2)
         if self.num_crops > 1:
             position = crop_index / (self.num_crops - 1)
-            if scaled_w >= scaled_h:
-                x = position * (scaled_w - size)
+            if width >= height:
+                x = round(position * (width - self.crop_size))
             else:
-                y = position * (scaled_h - size)
-        return _box(x / scale, y / scale, (x + size) / scale, (y + size) / scale, width, height)
+                y = round(position * (height - self.crop_size))
+        return x, y
 
     def __call__(self, frames: np.ndarray, crop_index: int = 0) -> torch.Tensor:
-        box = self.box(frames.shape[1], frames.shape[2], crop_index)
-        return torch.from_numpy(to_planes(crop_resize(frames, box, self.crop_size)))
+        return self.views(frames, [crop_index])[0]
+
+    def views(self, frames: np.ndarray, crop_indices) -> list[torch.Tensor]:
+        """The crops `crop_indices` of one clip (T x H x W x 3 uint8), each 3 x T x S x S: the
+        clip is resized once for all of them."""
+        height, width = frames.shape[1:3]
+        size = self.resized_size(height, width)
+        if size != (width, height):
+            resized = np.empty((len(frames), size[1], size[0], 3), np.uint8)
+            for t, frame in enumerate(frames):
+                cv2.resize(frame, size, dst=resized[t], interpolation=cv2.INTER_LINEAR)
+            frames = resized
+        views = []
+        for crop_index in crop_indices:
+            x, y = self.offset(height, width, crop_index)
+            crop = np.ascontiguousarray(frames[:, y : y + self.crop_size, x : x + self.crop_size])
+            views.append(torch.from_numpy(to_planes(crop)))
+        return views
 
 
 def _box(x0, y0, x1, y1, width, height) -> tuple[int, int, int, int]:

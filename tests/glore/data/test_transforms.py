@@ -77,15 +77,58 @@ def test_draw_ranges():
         assert -20 <= draw.jitter_range[0] <= 0 <= draw.jitter_range[1] <= 20
 
 
-def test_eval_centre_crop_and_three_crops():
-    transform = EvalTransform(224, 256)
-    x0, y0, x1, y1 = transform.box(240, 320)
-    assert (x1 - x0, y1 - y0) == (210, 210) and x0 == 55 and y0 == 15
+def reference_eval_view(frames, resize=256, size=224):
+    """GloRe's `Resize(resize)` then `CenterCrop(size)` (data/image_transforms.py), on its clip
+    layout H x W x (T * 3); returned as 3 x T x S x S."""
+    t, h, w, c = frames.shape
+    data = frames.transpose(1, 2, 0, 3).reshape(h, w, t * c)
+    if min(w, h) != resize:
+        new_w, new_h = (resize, int(resize * h / w)) if w < h else (int(resize * w / h), resize)
+        data = cv2.resize(data, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    height, width = data.shape[:2]
+    x1, y1 = round((width - size) / 2.0), round((height - size) / 2.0)  # Python 3 rounds half to even
+    return data[y1 : y1 + size, x1 : x1 + size].reshape(size, size, t, c).transpose(3, 2, 0, 1)
+
+
+def sharp_clip(height, width, rng):
+    """Hard edges: 0/255 blocks of 3 x 3 pixels, the case where a sub-pixel offset shows most."""
+    blocks = rng.integers(0, 2, (8, height // 3 + 1, width // 3 + 1, 3), dtype=np.uint8) * 255
+    return np.ascontiguousarray(blocks.repeat(3, axis=1).repeat(3, axis=2)[:, :height, :width])
+
+
+@pytest.mark.parametrize(
+    "height, width, resize, size",
+    [
+        (240, 320, 256, 224),
+        (360, 480, 256, 224),
+        (320, 240, 256, 224),
+        (226, 401, 256, 224),
+        (256, 341, 256, 224),
+        (288, 288, 256, 224),
+        (36, 48, 36, 32),
+        (40, 53, 36, 32),
+    ],
+)
+def test_eval_view_is_the_references_resize_then_centre_crop(height, width, resize, size):
+    clip = sharp_clip(height, width, np.random.default_rng(height + width))
+    view = EvalTransform(size, resize)(clip)
+    assert view.shape == (3, 8, size, size) and view.dtype == torch.uint8
+    np.testing.assert_array_equal(view.numpy(), reference_eval_view(clip, resize, size))
+
+
+def test_eval_three_crops_along_the_long_side():
+    clip = sharp_clip(240, 320, np.random.default_rng(0))
     three = EvalTransform(224, 256, num_crops=3)
-    boxes = [three.box(240, 320, i) for i in range(3)]
-    assert boxes[0][0] == 0 and boxes[1] == (x0, y0, x1, y1) and boxes[2][2] == 320
-    clip = transform(np.stack([textured_frame(t) for t in range(8)]))
-    assert clip.shape == (3, 8, 224, 224) and clip.dtype == torch.uint8
+    assert three.resized_size(240, 320) == (341, 256)
+    assert [three.offset(240, 320, i) for i in range(3)] == [(0, 16), (58, 16), (117, 16)]
+    assert [EvalTransform(224, 256, 3).offset(320, 240, i) for i in range(3)] == [
+        (16, 0),
+        (16, 58),
+        (16, 117),
+    ]
+    views = three.views(clip, range(3))
+    np.testing.assert_array_equal(views[1].numpy(), reference_eval_view(clip))  # the middle one is the centre
+    assert torch.equal(views[2], three(clip, 2))
 
 
 def test_normalize_clips():
