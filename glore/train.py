@@ -118,11 +118,7 @@ def build_model(args, rt, num_classes: int):
     if path:
         report = load_pretrained(model, path)
         pretrained = report.loaded_parameters(model)
-        rt.log.info(
-            f"loaded {len(report.loaded)} tensors from {path}"
-            + (f"; skipped {report.skipped} (another class count)" if report.skipped else "")
-            + (f"; {len(report.kept_init)} keep their initial values" if report.kept_init else "")
-        )
+        rt.log.info(report.summary(path))
     model = model.to(rt.device)
     if args.channels_last:
         model = to_channels_last(model)

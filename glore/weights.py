@@ -27,9 +27,20 @@ class LoadReport:
     loaded: list[str] = field(default_factory=list)  # keys copied from the file
     skipped: list[str] = field(default_factory=list)  # keys in the file that were not used (wrong-size head)
     kept_init: list[str] = field(default_factory=list)  # network keys left at their initial values
+    # keys of a 2D file the 3D network has no place for (a classifier named fc.*): ignored
+    unused: list[str] = field(default_factory=list)
 
     def loaded_parameters(self, model: nn.Module) -> set[str]:
         return {name for name, _ in model.named_parameters() if name in set(self.loaded)}
+
+    def summary(self, source) -> str:
+        """One log line: what was loaded from `source`, and what was not."""
+        return (
+            f"loaded {len(self.loaded)} tensors from {source}"
+            + (f"; skipped {self.skipped} (another class count)" if self.skipped else "")
+            + (f"; ignored {self.unused} (no such key in the 3D network)" if self.unused else "")
+            + (f"; {len(self.kept_init)} keep their initial values" if self.kept_init else "")
+        )
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -92,14 +103,18 @@ def inflate_2d_weights(
     t x k x k by repeating it t times and dividing by t (so a static clip gives the 2D response).
 
     GloRe units and the classifier may be absent from the file (they keep their init); a
-    classifier of another class count is skipped.
+    classifier of another class count is skipped, and keys the 3D network has no place for are
+    ignored (listed in `LoadReport.unused`), as the reference's inflation does. A network key
+    the file lacks is still an error.
     """
     target = model.state_dict()
     report = LoadReport()
     to_load = {}
     for key, value in state.items():
         if key not in target:
-            raise WeightsError(f"{source}: key {key!r} does not exist in the network {_describe(model)}")
+            # An ImageNet file holds more than the 3D network uses (its classifier, as fc.*).
+            report.unused.append(key)
+            continue
         want = target[key].shape
         if value.dim() == 4 and len(want) == 5 and tuple(value.shape) == (want[0], want[1], want[3], want[4]):
             value = value.unsqueeze(2).repeat(1, 1, want[2], 1, 1) / want[2]

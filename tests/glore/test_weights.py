@@ -117,6 +117,36 @@ def test_imagenet_2d_weights_are_inflated(tmp_path):
     torch.testing.assert_close(out_3d, out_2d, rtol=1e-4, atol=1e-4)
 
 
+def imagenet_2d_state(model):
+    """The network's non-GloRe tensors as a 2D ResNet-lite file holds them (4D kernels)."""
+    state = {k: v for k, v in model.state_dict().items() if "_extra." not in k}
+    return {k: (v[:, :, 0].clone() if v.dim() == 5 else v.clone()) for k, v in state.items()}
+
+
+def test_2d_file_with_a_classifier_the_network_has_no_place_for_loads(tmp_path):
+    """The released resnet50-lite.pth keeps its ImageNet classifier; keys the 3D network has no
+    place for are ignored and named in the log line, not an error."""
+    model = GloReNet(101, network=NETWORK)
+    state_2d = {k: v for k, v in imagenet_2d_state(model).items() if not k.startswith("classifier.")}
+    state_2d["fc.weight"], state_2d["fc.bias"] = torch.randn(1000, 512), torch.randn(1000)
+    torch.save(state_2d, tmp_path / "resnet-lite.pth")
+    report = load_pretrained(model, tmp_path / "resnet-lite.pth")
+    assert sorted(report.unused) == ["fc.bias", "fc.weight"] and not report.skipped
+    assert "conv1.conv.weight" in report.loaded and "classifier.weight" in report.kept_init
+    summary = report.summary(tmp_path / "resnet-lite.pth")
+    assert "ignored ['fc.weight', 'fc.bias'] (no such key in the 3D network)" in summary
+
+
+def test_2d_file_missing_a_key_still_fails_naming_it(tmp_path):
+    model = GloReNet(101, network=NETWORK)
+    state_2d = imagenet_2d_state(model)
+    del state_2d["conv2.B01.conv_m2.conv.weight"]
+    state_2d["fc.weight"] = torch.randn(1000, 512)
+    torch.save(state_2d, tmp_path / "w.pth")
+    with pytest.raises(WeightsError, match=r"missing key 'conv2\.B01\.conv_m2\.conv\.weight'"):
+        load_pretrained(model, tmp_path / "w.pth")
+
+
 def test_2d_kernel_of_the_wrong_size_fails_naming_the_key(tmp_path):
     model = GloReNet(101, network=NETWORK)
     state_2d = {k: v for k, v in model.state_dict().items() if "_extra." not in k}
