@@ -52,6 +52,8 @@ from glore.precise_bn import update_bn_stats
 from glore.weights import load_pretrained
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# The networks the reference released Kinetics-400 checkpoints of.
+RELEASED_NETWORKS = ("resnet50", "resnet101")
 NOT_VALIDATED = {"top1": math.nan, "top5": math.nan, "loss": math.nan}
 
 
@@ -92,9 +94,10 @@ def load_data(args, rt) -> Data:
     return Data(split, loader, steps)
 
 
-def resolve_pretrained(value: str, network: str, log) -> str | None:
+def resolve_pretrained(value: str, network: str) -> str | None:
     """--pretrained: a path, 'none', or 'auto' (the released Kinetics-400 checkpoint in
-    glore/pretrained/ when it is there)."""
+    glore/pretrained/, an error when it is missing: random initialisation ends far below the
+    Kinetics-pretrained accuracy, and a silent fallback is found out after days of training)."""
     if value.lower() in ("", "none"):
         return None
     if value != "auto":
@@ -102,19 +105,25 @@ def resolve_pretrained(value: str, network: str, log) -> str | None:
     path = PRETRAINED_DIR / f"{network}-lite_3d_8x8_w-glore_2-3_ep-0000.pth"
     if path.is_file():
         return str(path)
-    log.warning(
-        f"--pretrained auto: no {path}; training from random initialisation, which ends far below "
-        "the Kinetics-pretrained accuracy (glore/README.md says where the weights come from)"
+    if network not in RELEASED_NETWORKS:
+        raise UserError(
+            f"--pretrained auto: no Kinetics-400 weights are released for {network} (only for "
+            f"{', '.join(RELEASED_NETWORKS)}); pass --pretrained PATH, or train from random "
+            "initialisation on purpose with --pretrained none"
+        )
+    raise UserError(
+        f"--pretrained auto: no Kinetics-400 weights at {path}; download {path.name} (linked from "
+        "the README of github.com/facebookresearch/GloRe) into that folder, pass --pretrained PATH, "
+        "or train from random initialisation on purpose with --pretrained none"
     )
-    return None
 
 
 def build_model(args, rt, num_classes: int):
     """The network with its pretrained weights; returns it and the names of the parameters that
     came from the file (they get --pretrained_lr_mult)."""
+    path = resolve_pretrained(args.pretrained, args.network)
     model = GloReNet(num_classes, network=args.network, dropout=args.dropout)
     pretrained = set()
-    path = resolve_pretrained(args.pretrained, args.network, rt.log)
     if path:
         report = load_pretrained(model, path)
         pretrained = report.loaded_parameters(model)
@@ -426,7 +435,8 @@ def get_args_parser():
         "--pretrained",
         default="auto",
         help="Kinetics-400 GloRe checkpoint (…_ep-0000.pth) or 2D ImageNet resnet-lite .pth (inflated); "
-        "'auto': glore/pretrained/<network>-lite_3d_8x8_w-glore_2-3_ep-0000.pth if present; "
+        "'auto': glore/pretrained/<network>-lite_3d_8x8_w-glore_2-3_ep-0000.pth (an error when it is "
+        "missing); "
         "'none': random init",
     )
     model.add_argument("--dropout", type=float, default=0.5)

@@ -27,7 +27,7 @@ import torch
 from common import distributed
 from common.cli import add_auto_bool_flag, add_bool_flag, add_pixels_on_flag, add_runtime_args
 from common.device import synchronize
-from common.errors import run_cli
+from common.errors import UserError, run_cli
 from common.loader import RunSteps, make_loader
 from common.logs import ThroughputMeter
 from common.runtime import setup_runtime
@@ -179,12 +179,16 @@ def build_model(args, rt) -> GoturnNet:
     model = GoturnNet()
     pretrained = args.pretrained_model.strip()
     if pretrained.lower() == "auto":
-        pretrained = str(DEFAULT_CAFFENET) if DEFAULT_CAFFENET.is_file() else "none"
-        if pretrained == "none":
-            rt.log.warning(
-                f"{DEFAULT_CAFFENET} not found: the conv towers start from random weights "
-                "(the original recipe starts from CaffeNet; see goturn/README.md)"
+        # Random towers (trained, not frozen) are a different recipe: found out after days of
+        # training, a silent fallback costs more than a refusal now.
+        if not DEFAULT_CAFFENET.is_file():
+            raise UserError(
+                f"--pretrained_model auto: no CaffeNet weights at {DEFAULT_CAFFENET}; get "
+                f"{DEFAULT_CAFFENET.name} from the goturn-pytorch repository "
+                "(github.com/nrupatunga/goturn-pytorch, src/goturn/models/pretrained/) and put it there, "
+                "pass --pretrained_model PATH, or train from scratch on purpose with --pretrained_model none"
             )
+        pretrained = str(DEFAULT_CAFFENET)
     from_scratch = pretrained.lower() == "none"
     if not from_scratch:
         kind = load_pretrained(model, pretrained)
@@ -301,7 +305,7 @@ def get_args_parser():
         "--pretrained_model",
         default="auto",
         help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
-        "'auto': goturn/pretrained/caffenet_weights.npy if present; 'none': train "
+        "'auto': goturn/pretrained/caffenet_weights.npy (an error when it is missing); 'none': train "
         "from scratch",
     )
     add_auto_bool_flag(

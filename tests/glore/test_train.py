@@ -11,6 +11,7 @@ from glore import train
 from glore.data.transforms import normalize_clips
 from glore.model import GloReNet
 from glore.optim import build_optimizer, lr_factor
+from tests.conftest import run_python
 from tests.helpers.glore_fixtures import make_tiny_demo
 
 TINY = [
@@ -166,3 +167,44 @@ def test_precise_bn_uses_the_exact_statistics_of_the_given_batches():
     per_batch = torch.stack([model[0](b).detach().var(dim=(0, 2, 3, 4)) for b in batches])
     torch.testing.assert_close(bn.running_var, per_batch.mean(0))
     assert bn.momentum == 0.1 and model.training
+
+
+def without_pretrained_flag(args):
+    """TINY with the default --pretrained (auto)."""
+    at = args.index("--pretrained")
+    return args[:at] + args[at + 2 :]
+
+
+@pytest.mark.parametrize("network", ["resnet50", "resnet14-tiny"])
+def test_auto_pretrained_missing_is_an_error_not_random_weights(tiny_data, tmp_path, network):
+    """On real data, --pretrained auto without the released file stops with one error line
+    naming the path, the file, where it comes from and --pretrained none; it never falls back to
+    random weights. (resnet14-tiny has no released file: the message says so.)"""
+    expected = train.PRETRAINED_DIR / f"{network}-lite_3d_8x8_w-glore_2-3_ep-0000.pth"
+    if expected.exists():
+        pytest.skip(f"{expected} is installed here")
+    args = without_pretrained_flag(TINY)
+    args[args.index("--network") + 1] = network
+    result = run_python("-m", "glore.train", "--data_path", tiny_data, "--output_dir", str(tmp_path), *args)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    error = result.stderr.strip().splitlines()[-1]
+    assert (
+        error.startswith("error: --pretrained auto: no Kinetics-400 weights")
+        and "Traceback" not in result.stderr
+    )
+    assert "--pretrained none" in error and "--pretrained PATH" in error
+    if network == "resnet50":
+        assert f"at {expected};" in error and expected.name in error and "facebookresearch/GloRe" in error
+    else:
+        assert "released for resnet14-tiny" in error
+    assert not (tmp_path / "checkpoint.pth").exists()
+
+
+def test_auto_pretrained_finds_the_released_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "PRETRAINED_DIR", tmp_path)
+    (tmp_path / "resnet50-lite_3d_8x8_w-glore_2-3_ep-0000.pth").write_bytes(b"")
+    assert train.resolve_pretrained("auto", "resnet50") == str(
+        tmp_path / "resnet50-lite_3d_8x8_w-glore_2-3_ep-0000.pth"
+    )
+    assert train.resolve_pretrained("none", "resnet50") is None
+    assert train.resolve_pretrained("k.pth", "resnet50") == "k.pth"

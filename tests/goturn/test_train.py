@@ -124,3 +124,34 @@ def test_validation_under_torchrun_equals_one_process(data_path, tmp_path):
     assert "validation: 2 fixed batches" in single, single[-1500:]
     two_processes = step0_validation(result.stdout + result.stderr)
     assert two_processes == pytest.approx(step0_validation(single), abs=2e-4)
+
+
+def test_auto_pretrained_missing_is_an_error_not_random_weights(data_path, tmp_path):
+    """On real data, --pretrained_model auto (the default) without caffenet_weights.npy stops
+    with one error line naming the path, the file, where it comes from and
+    --pretrained_model none; it never trains random towers unasked."""
+    from goturn.train import DEFAULT_CAFFENET
+
+    if DEFAULT_CAFFENET.exists():
+        pytest.skip(f"{DEFAULT_CAFFENET} is installed here")
+    at = TINY.index("--pretrained_model")
+    args = TINY[:at] + TINY[at + 2 :]
+    result = run_python(
+        "-m",
+        "goturn.train",
+        "--data_path",
+        str(data_path),
+        "--output_dir",
+        str(tmp_path),
+        *args,
+        "--epochs",
+        "1",
+        "--max_steps",
+        "1",
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: --pretrained_model auto: no CaffeNet weights at {DEFAULT_CAFFENET};")
+    assert "caffenet_weights.npy from the goturn-pytorch repository" in error
+    assert "--pretrained_model none" in error and "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoint.pth").exists()
