@@ -26,5 +26,9 @@ def is_truncated_jpeg(data: bytes) -> bool:
     after the end marker, however many, do not count as truncation. Not a JPEG: False."""
     if data[:2] != SOI:
         return False
+    if data.endswith(EOI) and SOS in data:
+        # The usual whole file, told without scanning it from the end: a scan, and the end
+        # marker after the last one (the same answer as below, at a few hundred bytes' cost).
+        return False
     last_scan = data.rfind(SOS)
     return last_scan < 0 or data.find(EOI, last_scan) < 0

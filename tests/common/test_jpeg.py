@@ -36,3 +36,5 @@ def test_whole_padded_truncated_and_thumbnailed_jpegs(tmp_path):
     assert not is_truncated_jpeg(with_thumbnail)
     assert is_truncated_jpeg(with_thumbnail[: len(with_thumbnail) - 3000])  # the thumbnail's end marker stays
     assert not is_truncated_jpeg(b"\x89PNG\r\n\x1a\n")
+    # Cut before the first scan, an end marker appended: no scan, so truncated.
+    assert is_truncated_jpeg(whole[: whole.find(b"\xff\xda")] + b"\xff\xd9")
