@@ -136,9 +136,10 @@ def _geometry(windows: ContextWindows) -> CropGeometry:
 
 
 class _ZeroCanvas(threading.local):
-    """A zero buffer the padded crops are pasted on, one per thread, grown
-    on demand and zeroed again after each use: a fresh canvas per crop
-    would zero (and page-fault) its whole area every time."""
+    """A zero buffer the padded crops are pasted on, one per thread, as large
+    as the largest canvas met so far (pages never written stay unallocated)
+    and zeroed again after each use: a fresh canvas per crop would zero (and
+    page-fault) its whole area every time."""
 
     buffer = np.zeros((0, 0, 0), np.uint8)
 
@@ -182,8 +183,10 @@ def cut_crops(image: np.ndarray, windows: ContextWindows, out: np.ndarray) -> np
         canvas = _CANVAS.view(canvas_h, canvas_w, pixel_shape, image.dtype)
         pasted = canvas[place_y : place_y + h, place_x : place_x + w]
         pasted[...] = region
-        cv2.resize(canvas, (CROP_SIZE, CROP_SIZE), dst=out[k], interpolation=cv2.INTER_LINEAR)
-        pasted[...] = 0
+        try:
+            cv2.resize(canvas, (CROP_SIZE, CROP_SIZE), dst=out[k], interpolation=cv2.INTER_LINEAR)
+        finally:
+            pasted[...] = 0
     return out
 
 
