@@ -10,7 +10,8 @@ from tests.helpers.glore_fixtures import TINY_INPUT, TINY_NETWORK, make_rawframe
 
 CLASSES = ["Alpha", "Beta", "Gamma"]
 INPUT_FLAGS = [text for key, value in TINY_INPUT.items() for text in (f"--{key}", str(value))]
-TINY_TRAIN = ["--network", TINY_NETWORK, *INPUT_FLAGS, "--short_side", "32", "40", "--batch_size", "3"]
+TINY_TRAIN = ["--network", TINY_NETWORK, "--pretrained", "none", *INPUT_FLAGS, "--short_side", "32", "40"]
+TINY_TRAIN += ["--batch_size", "3"]
 TINY_TRAIN += ["--epochs", "1", "--max_steps", "1", "--workers", "0", "--tensorboard", "false"]
 VIEWS = ["--test_clips", "3", "--test_crops", "2"]
 
