@@ -25,6 +25,7 @@ from common.atomic import write_json_atomically
 from common.cli import plain_args
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
 from common.logs import TensorBoard, setup_logging
+from common.orphans import die_with_parent, started_by_a_launcher
 from common.precision import MixedPrecision
 from common.run_checkpoints import RunCheckpoints
 from common.seeding import seed_everything
@@ -36,6 +37,8 @@ from common.summary import LOSS_FILE, RUN_INFO_FILE
 class Runtime:
     def __init__(self, args):
         self.args = args
+        if started_by_a_launcher():
+            die_with_parent()  # a killed torchrun or launcher must not leave this rank training
         info = distributed.process_info_from_env()
         self.rank, self.world_size, self.local_rank = info.rank, info.world_size, info.local_rank
         self.distributed, self.is_main = info.distributed, info.is_main

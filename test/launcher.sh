@@ -22,6 +22,9 @@ PYTHON=${PYTHON:-python3}
 # The launcher changes folder before running; a relative interpreter path must survive that.
 [[ $PYTHON == */* && $PYTHON != /* ]] && PYTHON="$(pwd)/$PYTHON"
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# What this script starts dies with it (common/orphans.py): a launcher killed with SIGKILL must
+# not leave torchrun or its ranks training on, beside the job a user restarts in the same folder.
+export ZOO_DIE_WITH_PARENT=1
 
 fail() { echo "error: $*" >&2; exit 2; }
 
@@ -95,7 +98,9 @@ if [ "$RANK_SIZE" -gt 1 ]; then
     else
         RENDEZVOUS=(--standalone --nnodes 1)  # a free port is picked for us
     fi
-    COMMAND=("$PYTHON" -m torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
+    # torchrun is started through common.orphans, which asks for SIGTERM when this script dies;
+    # the ranks ask for it themselves when torchrun dies (common.runtime).
+    COMMAND=("$PYTHON" -m common.orphans torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
              -m "$MODULE" "${ARGS[@]}")
 else
     COMMAND=("$PYTHON" -m "$MODULE" "${ARGS[@]}")

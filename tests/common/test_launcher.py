@@ -167,3 +167,37 @@ def test_env_npu_finds_cann_from_its_install_record(tmp_path, package):
         timeout=30,
     )
     assert "the Ascend environment is not set" in result.stderr or Path("/usr/local/Ascend").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_killed_launcher_leaves_no_process_behind(fake_model):
+    """SIGKILL of the 8p script: torchrun and both ranks end (they stop as a signalled run does)."""
+    from tests.helpers.processes import descendants, kill_all, wait_until_dead
+    from tests.reliability.test_faults import wait_for_line
+
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env.pop("ASCEND_DEVICE_ID", None)
+    launcher = subprocess.Popen(
+        [
+            "bash",
+            str(fake_model / "test" / "train_performance_8p.sh"),
+            f"--data_path={fake_model.parent / 'data'}",
+            "--nproc=2",
+            "--epochs=500",
+            "--step_seconds=0.05",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started = []
+    try:
+        wait_for_line(launcher, "training started", timeout=120)
+        started = descendants(launcher.pid)
+        assert len(started) >= 4  # tee, torchrun, two ranks
+        launcher.kill()
+        launcher.wait(timeout=30)
+        assert wait_until_dead(started, timeout=60) == [], "processes outlived their launcher"
+    finally:
+        kill_all(started)
