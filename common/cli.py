@@ -138,6 +138,14 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     group.add_argument(
         "--resume", default="", help="checkpoint to resume from, or 'auto' for OUTPUT_DIR/checkpoint.pth"
     )
+    add_bool_flag(
+        group,
+        "--fresh",
+        default=False,
+        help="start a new run even if OUTPUT_DIR holds one: the old run is moved aside to "
+        "OUTPUT_DIR.old-<time> (without it, a run in OUTPUT_DIR is continued with --resume auto "
+        "or refused)",
+    )
     group.add_argument(
         "--save_every",
         type=int,

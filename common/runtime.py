@@ -24,10 +24,12 @@ from common.allocator import setup_host_allocator
 from common.atomic import write_json_atomically
 from common.cli import plain_args
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
+from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
 from common.orphans import die_with_parent, started_by_a_launcher
 from common.precision import MixedPrecision
 from common.run_checkpoints import RunCheckpoints
+from common.run_folder import claim_run_folder
 from common.seeding import seed_everything
 from common.steps import LossFile
 from common.stop_control import StopControl
@@ -35,7 +37,7 @@ from common.summary import LOSS_FILE, RUN_INFO_FILE
 
 
 class Runtime:
-    def __init__(self, args):
+    def __init__(self, args, trains: bool = True):
         self.args = args
         if started_by_a_launcher():
             die_with_parent()  # a killed torchrun or launcher must not leave this rank training
@@ -52,10 +54,10 @@ class Runtime:
         distributed.init_process_group(info, self.backend, args.dist_timeout)
 
         self.output_dir = Path(args.output_dir)
-        if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-        distributed.barrier()
+        self.folder_lock, folder_note = self._claim_run_folder(trains)
         self.log = setup_logging(self.is_main, self.rank, str(self.output_dir / "train.log"))
+        if folder_note:
+            self.log.info(folder_note)
 
         self.checkpoints = RunCheckpoints(self)
         self.amp = MixedPrecision(
@@ -72,6 +74,25 @@ class Runtime:
             f"{self.backend if self.distributed else '-'} | precision {self.amp.precision} | "
             f"torch {torch.__version__} | seed {args.seed}"
         )
+
+    def _claim_run_folder(self, trains: bool):
+        """Rank 0 creates and locks the output folder (common.run_folder) before anything is
+        written there; every process ends with rank 0's error if it cannot."""
+        lock, note, error = None, None, None
+        if self.is_main:
+            try:
+                lock, note = claim_run_folder(
+                    self.output_dir,
+                    resume=getattr(self.args, "resume", None),
+                    fresh=getattr(self.args, "fresh", False),
+                    trains=trains,
+                )
+            except UserError as failure:
+                error = str(failure)
+        error = distributed.all_gather_object(error)[0]
+        if error:
+            raise UserError(error)
+        return lock, note
 
     def _write_run_info(self) -> None:
         if not self.is_main:
@@ -113,7 +134,11 @@ class Runtime:
         # gloo rank whose peer closed the pairs first can abort (SIGABRT) on exit.
         distributed.barrier()
         distributed.destroy_process_group()
+        if self.folder_lock is not None:
+            self.folder_lock.release()
 
 
-def setup_runtime(args) -> Runtime:
-    return Runtime(args)
+def setup_runtime(args, trains: bool = True) -> Runtime:
+    """``trains``: a training run, which may not start over another run in its output folder
+    (common.run_folder); an evaluation only locks the folder."""
+    return Runtime(args, trains)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from common.prefetch import BackgroundIterator
-from common.summary import write_result
+from common.summary import RESULT_FILE, write_result
 
 
 @dataclass
@@ -76,6 +76,9 @@ class TrainingRun:
         the checkpoint, or None for a fresh start (then validates first if asked)."""
         path = self.rt.checkpoints.resume_path(resume)
         if not path:
+            # loss.txt holds this run's steps only: lines left by an attempt that was killed
+            # before its first checkpoint (--resume auto found none) are redone.
+            self.rt.losses.drop_after(0)
             if validate_first:
                 self.validate()
             return None
@@ -126,6 +129,8 @@ class TrainingRun:
         if not self.next_epoch():
             yield iter(())
             return
+        if self.rt.is_main:  # an earlier finish's result must not be taken for this run's
+            (self.rt.output_dir / RESULT_FILE).unlink(missing_ok=True)
         steps.start_at(self.state.epoch, self.state.step_in_epoch)
         with BackgroundIterator(loader) as batches:
             yield batches

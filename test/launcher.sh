@@ -85,8 +85,7 @@ DATA_PATH=$(cd "$DATA_PATH" && pwd)
 RUN_DIR=${OUTPUT_DIR:-"$MODEL_DIR/runs/$CASE_NAME"}
 CASE_DIR="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID"
 rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
-# A result from an earlier run must not be reported as this run's.
-rm -f "$RUN_DIR/result.json"
+# The training removes an earlier run's result.json when it starts training (common.training_run).
 LOG="$CASE_DIR/train_${ASCEND_DEVICE_ID}.log"
 
 ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}")

@@ -23,7 +23,7 @@ from glore.inference.trained_model import labels_for_model, load_trained_model
 
 def main(args):
     args.output_dir = args.out or args.output_dir
-    rt = setup_runtime(args)
+    rt = setup_runtime(args, trains=False)
     trained = load_trained_model(args.checkpoint, rt.device)
     data = load_split(args.data_path, args.split, args.data_format)
     test_list = list_path(data.root, "val", args.split, data.data_format)

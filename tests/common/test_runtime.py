@@ -24,7 +24,7 @@ def test_resume_continues_bitwise(tmp_path):
     for key, value in straight.items():
         assert torch.equal(value, resumed[key]), key
     # Guards the check above: without --resume the same split gives other weights.
-    restarted = train(tmp_path, "split", "--epochs", "1")
+    restarted = train(tmp_path, "split", "--epochs", "1", "--fresh")
     assert not all(torch.equal(v, restarted[k]) for k, v in straight.items())
 
 
