@@ -169,7 +169,19 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="skip unreadable samples (counted and reported) instead of failing",
     )
     add_bool_flag(group, "--compile", default=False, help="torch.compile the model")
+    group.add_argument(
+        "--check_args",
+        action="store_true",
+        help="only check the flags and the output folder, start nothing: exit 0, or 2 with one "
+        "error line (what test/launcher.sh does before it clears the previous summary)",
+    )
     return parser
+
+
+def trains_in(args) -> bool:
+    """Whether a command with these flags trains in its output folder (glore.train --test_only
+    only evaluates there)."""
+    return not getattr(args, "test_only", False)
 
 
 def plain_args(args) -> dict:

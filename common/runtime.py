@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from common import distributed
 from common.allocator import setup_host_allocator
 from common.atomic import write_json_atomically
-from common.cli import plain_args
+from common.cli import plain_args, trains_in
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
 from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
@@ -138,7 +138,7 @@ class Runtime:
             self.folder_lock.release()
 
 
-def setup_runtime(args, trains: bool = True) -> Runtime:
+def setup_runtime(args, trains: bool | None = None) -> Runtime:
     """``trains``: a training run, which may not start over another run in its output folder
-    (common.run_folder); an evaluation only locks the folder."""
-    return Runtime(args, trains)
+    (common.run_folder); an evaluation only locks the folder. Default: common.cli.trains_in."""
+    return Runtime(args, trains_in(args) if trains is None else trains)

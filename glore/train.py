@@ -269,7 +269,7 @@ def main(args):
         args.network = canonical_network_name(args.network)
     except ValueError as error:
         raise UserError(f"--network: {error}") from None
-    rt = setup_runtime(args, trains=not args.test_only)
+    rt = setup_runtime(args)
     data = load_data(args, rt)
     to_model_input = batch_input(args, rt.device)
     model, pretrained = build_model(args, rt, len(data.split.class_names))

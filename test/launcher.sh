@@ -83,9 +83,9 @@ CASE_NAME="${NETWORK}_bs$((BATCH_SIZE * RANK_SIZE))_${RANK_SIZE}p_${MODE}"
 DATA_PATH=$(cd "$DATA_PATH" && pwd)
 
 RUN_DIR=${OUTPUT_DIR:-"$MODEL_DIR/runs/$CASE_NAME"}
+# The run happens in the model folder: a relative --output_dir means the one seen from here.
+[[ $RUN_DIR != /* ]] && RUN_DIR="$(pwd)/$RUN_DIR"
 CASE_DIR="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID"
-rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
-# The training removes an earlier run's result.json when it starts training (common.training_run).
 LOG="$CASE_DIR/train_${ASCEND_DEVICE_ID}.log"
 
 ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}")
@@ -106,6 +106,11 @@ else
 fi
 
 cd "$MODEL_DIR" || fail "cannot enter $MODEL_DIR"
+# The flags and the run folder are checked (one error line, exit 2) before anything of the
+# previous run is cleared: a mistyped flag must not cost the last good summary. Only node 0
+# writes the run folder, so the other nodes check the flags alone.
+ZOO_NODE_RANK=$NODE_RANK "$PYTHON" -m "$MODULE" "${ARGS[@]}" --check_args || exit $?
+rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
 {
     echo "case $CASE_NAME | $RANK_SIZE process(es) | data $DATA_PATH | run dir $RUN_DIR"
     echo "command: ${COMMAND[*]}"

@@ -201,3 +201,23 @@ def test_a_killed_launcher_leaves_no_process_behind(fake_model):
         assert wait_until_dead(started, timeout=60) == [], "processes outlived their launcher"
     finally:
         kill_all(started)
+
+
+def test_flags_are_checked_before_the_last_summary_is_cleared(fake_model):
+    """A mistyped flag, or a run the folder refuses, ends with exit 2 before anything is
+    cleared: the last good summary and result.json stay."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    assert launch(fake_model, "train_full_1p.sh", data).returncode == 0
+    kept = [
+        fake_model / "test" / "output" / "0" / "Tiny_bs8_1p_acc.log",
+        fake_model / "test" / "output" / "0" / "train_0.log",
+        fake_model / "runs" / "Tiny_bs8_1p_acc" / "result.json",
+    ]
+    before = [path.read_text() for path in kept]
+    bogus = launch(fake_model, "train_full_1p.sh", data, "--bogus=1")
+    assert bogus.returncode == 2 and "unrecognized arguments: --bogus 1" in bogus.stderr
+    refused = launch(fake_model, "train_full_1p.sh", data)  # the folder holds the first run
+    assert refused.returncode == 2 and "holds a run" in refused.stderr
+    assert [path.read_text() for path in kept] == before
+    resumed = launch(fake_model, "train_full_1p.sh", data, "--resume=auto", "--epochs=3")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
