@@ -1,8 +1,22 @@
 """Errors a user can act on, and the entry point that reports them as one
 line instead of a traceback."""
 
+import errno
 import os
 import sys
+
+# OSErrors that are the environment's, not a bug: said in one line, naming the file.
+ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENAMETOOLONG,
+}
 
 
 class UserError(Exception):
@@ -27,12 +41,22 @@ def run_cli(main, parser, argv=None, check=None):
             return check_run_folder_of(args)
         return main(args)
     except UserError as error:
-        if os.environ.get("ZOO_TRACEBACK"):
+        fail(one_line(error))
+    except OSError as error:
+        if error.errno not in ENVIRONMENT_ERRNOS or not error.filename:
             raise
-        rank = os.environ.get("RANK")
-        where = f"[rank {rank}] " if rank not in (None, "0") else ""
-        print(f"error: {where}{one_line(error)}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        fail(f"{error.filename}: {error.strerror} (a file or folder this run cannot write or read)")
+
+
+def fail(message: str) -> None:
+    """End the process with ``error: message`` on stderr and exit status 2 (with ZOO_TRACEBACK=1,
+    the traceback of the error being handled instead)."""
+    if os.environ.get("ZOO_TRACEBACK"):
+        raise  # the error being handled: fail is only called from an except block
+    rank = os.environ.get("RANK")
+    where = f"[rank {rank}] " if rank not in (None, "0") else ""
+    print(f"error: {where}{message}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
 
 
 def check_run_folder_of(args) -> int:
