@@ -35,7 +35,9 @@ class VideoRecord:
 def _lines(path):
     """Non-blank lines with their 1-based numbers; a missing file fails with its path."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Windows editors write one) would otherwise stick to the
+        # first path or number of the file.
+        with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as error:
         raise DataError(f"cannot read list file {path}: {error.strerror or error}") from error

@@ -41,7 +41,7 @@ def parse_ann_file(path: Path) -> list[tuple[int, tuple[float, float, float, flo
     """``(frame_index, box)`` per annotation, sorted by frame; frame_index is
     0-based. A malformed line raises DataError naming file, line and text."""
     annotations = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:  # -sig: a BOM is dropped
         for line_number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text:
