@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
@@ -18,6 +19,48 @@ def str2bool(text) -> bool:
     if word in FALSE_WORDS:
         return False
     raise argparse.ArgumentTypeError(f"expected a boolean (true/false, 1/0, yes/no), got {text!r}")
+
+
+def number(kind=int, *, least=None, most=None, above=None, below=None):
+    """An argparse ``type`` for a number of ``kind`` (int or float) in a range: ``least`` <= x
+    <= ``most``, ``above`` < x < ``below`` (each bound optional). Floats must be finite. A value
+    outside is refused when the flags are parsed, with the range in the message:
+    ``--batch_size=0`` ends in "argument --batch_size: expected an integer >= 1, got '0'"."""
+    bounds = [
+        f"{sign} {bound}"
+        for sign, bound in ((">=", least), (">", above), ("<=", most), ("<", below))
+        if bound is not None
+    ]
+    what = "an integer" if kind is int else "a finite number"
+    if bounds:
+        what += " " + " and ".join(bounds)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if (
+            (kind is float and not math.isfinite(value))
+            or (least is not None and value < least)
+            or (most is not None and value > most)
+            or (above is not None and value <= above)
+            or (below is not None and value >= below)
+        ):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type by it in some messages
+    return parse
+
+
+# The ranges most flags need, named once.
+positive_int = number(int, least=1)
+count = number(int, least=0)
+positive_float = number(float, above=0)
+non_negative_float = number(float, least=0)
+finite_float = number(float)
+probability = number(float, least=0, most=1)
 
 
 def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
@@ -85,7 +128,7 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     group.add_argument(
         "--dist_timeout",
-        type=float,
+        type=positive_float,
         default=1800.0,
         help="seconds a collective may wait for a dead or stuck rank before failing",
     )
@@ -128,7 +171,7 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--random-seed",
         "--random_seed",
         dest="seed",
-        type=int,
+        type=count,
         default=0,
         help="seeds every random stream (python, numpy, torch, ranks, loader workers)",
     )
@@ -148,16 +191,16 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     group.add_argument(
         "--save_every",
-        type=int,
+        type=count,
         default=0,
         help="also checkpoint every N steps (0: only at the end of each epoch)",
     )
-    group.add_argument("--print_freq", type=int, default=20, help="log a line every N steps")
+    group.add_argument("--print_freq", type=positive_int, default=20, help="log a line every N steps")
     group.add_argument(
         "--workers",
         "-j",
         dest="workers",
-        type=int,
+        type=count,
         default=default_workers(),
         help="data-loader worker processes per rank",
     )

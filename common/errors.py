@@ -33,6 +33,7 @@ def run_cli(main, parser, argv=None, check=None):
     With ``--check_args`` (common.cli) they are all that runs, with the run folder's checks
     (common.run_folder): nothing is started or written, and the exit status says whether the
     run would start (test/launcher.sh asks before it clears the previous summary)."""
+    parser.error = parse_error  # one line, not argparse's usage dump first
     args = parser.parse_args(argv)
     try:
         if check is not None:
@@ -46,6 +47,12 @@ def run_cli(main, parser, argv=None, check=None):
         if error.errno not in ENVIRONMENT_ERRNOS or not error.filename:
             raise
         fail(f"{error.filename}: {error.strerror} (a file or folder this run cannot write or read)")
+
+
+def parse_error(message: str):
+    """argparse's ``error``: the flag and what was wrong with it, on one line, exit status 2."""
+    print(f"error: {message} (see --help)", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 def fail(message: str) -> None:

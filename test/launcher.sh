@@ -47,6 +47,10 @@ done
 for number in NPROC NNODES NODE_RANK; do
     [[ ${!number} =~ ^[0-9]+$ ]] || fail "--${number,,}=${!number} is not a whole number"
 done
+for number in NPROC NNODES; do
+    [ "${!number}" -ge 1 ] || fail "--${number,,}=${!number}: expected a whole number >= 1"
+done
+[ "$NODE_RANK" -lt "$NNODES" ] || fail "--node_rank=$NODE_RANK: expected below --nnodes=$NNODES"
 # shellcheck source=env_npu.sh
 source "$REPO_ROOT/test/env_npu.sh"
 # OpenMP threads that sleep instead of spinning while they wait. On a CPU shared with loader

@@ -221,3 +221,10 @@ def test_flags_are_checked_before_the_last_summary_is_cleared(fake_model):
     assert [path.read_text() for path in kept] == before
     resumed = launch(fake_model, "train_full_1p.sh", data, "--resume=auto", "--epochs=3")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flag", ["--nproc=0", "--nnodes=0"])
+def test_zero_processes_or_nodes_are_refused(fake_model, flag):
+    result = launch(fake_model, "train_performance_8p.sh", f"--data_path={fake_model.parent / 'data'}", flag)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {flag}: expected a whole number >= 1"
