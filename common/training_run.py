@@ -44,7 +44,13 @@ class TrainingRun:
     validation; it runs before the first step with ``validate_first`` (not after a resume),
     every ``validate_every`` steps, and after every epoch unless this step was just validated.
     ``skipped_key`` names the skip counter in the checkpoint; ``extras`` go into every
-    checkpoint as they are."""
+    checkpoint as they are.
+
+    ``counts_steps``: what the step counter (``state.step``: loss.txt, ``--max_steps``, the lr
+    schedule) counts when a run resumes with another global batch. "iterations" (GOTURN: the
+    Caffe schedule's iterations, whatever their batch) goes on from the checkpoint's count;
+    "batches" (GloRe: a schedule in epochs) counts again in this run's batches, as if the whole
+    run had used them."""
 
     def __init__(
         self,
@@ -62,12 +68,16 @@ class TrainingRun:
         skipped_key: str,
         validate_every: int = 0,
         extras: dict | None = None,
+        counts_steps: str = "iterations",
     ):
         self.rt, self.model, self.optimizer, self.lr_scheduler = rt, model, optimizer, lr_scheduler
         self.state = TrainingState(steps_per_epoch, val=dict(val))
         self.epochs, self.max_steps, self.save_every = epochs, max_steps, save_every
         self._validate, self.validate_every = validate, validate_every
         self.skipped_key, self.extras = skipped_key, extras or {}
+        if counts_steps not in ("iterations", "batches"):
+            raise ValueError(f"counts_steps must be 'iterations' or 'batches', got {counts_steps!r}")
+        self.counts_steps = counts_steps
         self.reason: str | None = None  # why the loop ended early: "signal", "max_steps"
         self._validated_at: int | None = None
 
@@ -89,25 +99,51 @@ class TrainingRun:
         state.last_loss = saved.get("last_loss", math.nan)
         state.skipped = saved.get(self.skipped_key, 0)
         state.val = saved.get("val", state.val)
+        self._say_if_nothing_is_left()
         return saved
+
+    def _say_if_nothing_is_left(self) -> None:
+        """A resumed run that has nothing left to do says so, rather than "done" alone."""
+        if self.next_epoch():
+            return
+        state = self.state
+        if self.reason == "max_steps":
+            why = f"it is at step {state.step} and --max_steps is {self.max_steps}"
+        else:
+            why = f"it is at step {state.step}, the end of epoch {self.epochs}; raise --epochs to go on"
+        self.rt.log.warning(f"nothing left to train: {why}")
 
     def _step_in_epoch(self, saved: dict, batch_size: int) -> int:
         """The step of the epoch to resume from, in this run's steps. A checkpoint of a run with
         another global batch (processes x per-process batch) counts its steps in that run's
         units. A step takes the next global batch of the epoch's order (rank r its r-th share),
         so the data consumed is a prefix of the epoch; it becomes this run's steps rounded down:
-        up to one global batch is seen again, nothing is skipped."""
-        world_size = self.rt.world_size
+        up to one global batch is seen again, nothing is skipped. The step counter follows
+        ``counts_steps``; the log says what became of both."""
+        world_size, state = self.rt.world_size, self.state
         saved_batch = int(saved.get("args", {}).get("batch_size", batch_size)) * int(
             saved.get("world_size", world_size)
         )
-        step = saved["step_in_epoch"]
-        if saved_batch == batch_size * world_size:
+        step, batch = saved["step_in_epoch"], batch_size * world_size
+        if saved_batch == batch:
             return step
-        converted = step * saved_batch // (batch_size * world_size)
+        converted = step * saved_batch // batch
+        if self.counts_steps == "batches":
+            state.step = state.epoch * state.steps_per_epoch + converted
+            counter = (
+                f"the run's step counter is counted in this run's batches: its step {saved['step']} "
+                f"is this run's step {state.step} (loss.txt, --max_steps and the lr schedule follow)"
+            )
+        else:
+            counter = (
+                f"the run's step counter goes on from {state.step} (it counts iterations whatever "
+                "their batch: loss.txt, --max_steps and the lr schedule)"
+            )
+        again = " (part of a batch is seen again)" if converted * batch != step * saved_batch else ""
         self.rt.log.warning(
-            f"the checkpoint's run took {saved_batch} examples per step, this one "
-            f"{batch_size * world_size}: its step {step} of the epoch is this run's step {converted}"
+            f"the checkpoint's run took {saved_batch} examples per step, this one {batch}: epoch "
+            f"{state.epoch + 1} goes on after its first {step * saved_batch} examples, from this "
+            f"run's step {converted + 1} of {state.steps_per_epoch}{again}; {counter}"
         )
         return converted
 

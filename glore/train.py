@@ -262,16 +262,14 @@ def clip_input(args) -> ClipInput:
 
 
 def continue_schedule(run, saved: dict, class_names: list[str]) -> None:
-    """After a resume: refuse other classes, and count the steps as this run's epochs of this
-    run's steps (a checkpoint with another global batch counted its own): the lr schedule and
-    loss.txt follow."""
+    """After a resume: refuse other classes; a checkpoint with another global batch counted its
+    steps in its own batches, which the run counts again in this run's (TrainingRun's
+    counts_steps="batches"): the lr schedule and loss.txt follow."""
     if list(saved.get("class_names", class_names)) != class_names:
         raise UserError(f"{run.rt.checkpoints.last} was trained on other classes than the data lists")
-    state = run.state
-    state.step = state.epoch * state.steps_per_epoch + state.step_in_epoch
-    if state.step != saved["step"]:
-        move_schedule_to(run.lr_scheduler, state.step)
-        run.rt.losses.drop_after(state.step)
+    if run.state.step != saved["step"]:
+        move_schedule_to(run.lr_scheduler, run.state.step)
+        run.rt.losses.drop_after(run.state.step)
 
 
 def check_args(args) -> None:
@@ -333,6 +331,7 @@ def main(args):
         val=NOT_VALIDATED,
         skipped_key="skipped_videos",
         extras={"class_names": data.split.class_names},
+        counts_steps="batches",  # the schedule is in epochs
     )
     saved = run.resume(args.resume, args.batch_size)
     if saved:

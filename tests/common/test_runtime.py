@@ -116,3 +116,36 @@ def test_compile_trains_like_eager(tmp_path):
         torch.testing.assert_close(compiled[key], value, rtol=1e-4, atol=1e-5)
     untrained = train(tmp_path, "untrained", "--epochs", "1", "--dropout", "0", "--max_steps", "1")
     assert not all(torch.equal(v, untrained[k]) for k, v in eager.items())
+
+
+def test_resume_with_another_batch_says_where_the_epoch_and_the_step_counter_go_on(tmp_path):
+    """8 examples per step for 3 steps, then 4 per step: the epoch goes on after its first 24
+    examples (this run's step 7 of 16), the step counter from 3 (it counts iterations), and the
+    log says both; --max_steps 10 then runs 7 steps."""
+    train(tmp_path, "run", "--epochs", "3", "--max_steps", "3", "--batch_size", "8")
+    out = tmp_path / "run"
+    result = run_python(
+        *TINY,
+        "--data_path",
+        str(tmp_path),
+        "--output_dir",
+        str(out),
+        "--epochs",
+        "3",
+        "--max_steps",
+        "10",
+        "--batch_size",
+        "4",
+        "--resume",
+        "auto",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "the checkpoint's run took 8 examples per step, this one 4: epoch 1 goes on after its first 24 "
+        "examples, from this run's step 7 of 16; the run's step counter goes on from 3 (it counts "
+        "iterations whatever their batch: loss.txt, --max_steps and the lr schedule)"
+    ) in result.stdout
+    saved = torch.load(out / "checkpoint.pth", weights_only=True)
+    assert (saved["epoch"], saved["step"], saved["step_in_epoch"]) == (0, 10, 13)
+    steps = [int(line.split()[0]) for line in (out / "loss.txt").read_text().splitlines()]
+    assert steps == list(range(1, 11))

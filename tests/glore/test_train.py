@@ -166,3 +166,23 @@ def test_precise_bn_uses_the_exact_statistics_of_the_given_batches():
     per_batch = torch.stack([model[0](b).detach().var(dim=(0, 2, 3, 4)) for b in batches])
     torch.testing.assert_close(bn.running_var, per_batch.mean(0))
     assert bn.momentum == 0.1 and model.training
+
+
+def test_resume_with_another_batch_counts_steps_in_this_runs_batches(tiny_data, tmp_path, capsys):
+    """GloRe counts the steps in the run's batches (its schedule is in epochs): 3 steps of 4
+    clips are 6 steps of 2. With --max_steps 6 nothing is left, and the run says so; with 8, two
+    steps are taken."""
+    out = tmp_path / "run"
+    run(tiny_data, out, "--workers", "0", "--max_steps", "3")
+    capsys.readouterr()
+    saved = run(tiny_data, out, "--workers", "0", "--max_steps", "6", "--batch_size", "2", "--resume", "auto")
+    log = capsys.readouterr().out
+    assert (
+        "the checkpoint's run took 4 examples per step, this one 2: epoch 1 goes on after its first 12 "
+        "examples, from this run's step 7 of 8; the run's step counter is counted in this run's batches: "
+        "its step 3 is this run's step 6"
+    ) in log
+    assert "nothing left to train: it is at step 6 and --max_steps is 6" in log
+    assert saved["step"] == 3, "nothing trained, nothing saved"
+    saved = run(tiny_data, out, "--workers", "0", "--max_steps", "8", "--batch_size", "2", "--resume", "auto")
+    assert saved["step"] == 8 and saved["lr_scheduler"]["last_epoch"] == 8
