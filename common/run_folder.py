@@ -29,6 +29,10 @@ except ImportError:  # not POSIX: no locking, the other checks still hold
     fcntl = None
 
 LOCK_FILE = "run.lock"
+# The locks this process holds, by folder. A process trains one run at a time, so a lock it still
+# holds is an earlier run's that ended with an error before releasing it (a test calling main()
+# in-process): it is dropped and taken anew, not reported as another live run.
+_HELD: dict[Path, "RunFolderLock"] = {}
 # A folder with any of these holds a run that a fresh start would overwrite or mix with.
 RUN_RECORDS = (LATEST, LOSS_FILE, RESULT_FILE)
 
@@ -47,6 +51,9 @@ class RunFolderLock:
         self._handle = None
 
     def acquire(self) -> None:
+        earlier = _HELD.pop(self.path.resolve(), None)
+        if earlier is not None:
+            earlier.release()
         try:
             handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the run's life)
         except OSError as error:
@@ -64,11 +71,13 @@ class RunFolderLock:
         handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         handle.flush()
         self._handle = handle
+        _HELD[self.path.resolve()] = self
 
     def release(self) -> None:
         if self._handle is not None:
             self._handle.close()  # closing the file drops the lock
             self._handle = None
+            _HELD.pop(self.path.resolve(), None)
 
 
 def _lock(handle) -> bool:

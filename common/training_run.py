@@ -46,6 +46,9 @@ class TrainingRun:
     ``skipped_key`` names the skip counter in the checkpoint; ``extras`` go into every
     checkpoint as they are.
 
+    ``model_info``: what the run trains, e.g. ``{"model": "GloRe", "network": "resnet50",
+    "classes": 101}`` (common.run_checkpoints).
+
     ``counts_steps``: what the step counter (``state.step``: loss.txt, ``--max_steps``, the lr
     schedule) counts when a run resumes with another global batch. "iterations" (GOTURN: the
     Caffe schedule's iterations, whatever their batch) goes on from the checkpoint's count;
@@ -69,6 +72,7 @@ class TrainingRun:
         validate_every: int = 0,
         extras: dict | None = None,
         counts_steps: str = "iterations",
+        model_info: dict | None = None,
     ):
         self.rt, self.model, self.optimizer, self.lr_scheduler = rt, model, optimizer, lr_scheduler
         self.state = TrainingState(steps_per_epoch, val=dict(val))
@@ -78,6 +82,9 @@ class TrainingRun:
         if counts_steps not in ("iterations", "batches"):
             raise ValueError(f"counts_steps must be 'iterations' or 'batches', got {counts_steps!r}")
         self.counts_steps = counts_steps
+        # What this run trains ({"model": "GloRe", "network": ..., "classes": ...}): written into
+        # every checkpoint, and a checkpoint of another model is refused on resume naming both.
+        rt.checkpoints.model_info = dict(model_info or {})
         self.reason: str | None = None  # why the loop ended early: "signal", "max_steps"
         self._validated_at: int | None = None
 
@@ -86,13 +93,17 @@ class TrainingRun:
         the checkpoint, or None for a fresh start (then validates first if asked)."""
         path = self.rt.checkpoints.resume_path(resume)
         if not path:
+            if resume == "auto":
+                where = self.rt.output_dir
+                self.rt.log.warning(f"--resume auto: no checkpoint in {where} yet; starting afresh")
             # loss.txt holds this run's steps only: lines left by an attempt that was killed
             # before its first checkpoint (--resume auto found none) are redone.
             self.rt.losses.drop_after(0)
             if validate_first:
                 self.validate()
             return None
-        saved = self.rt.checkpoints.restore(path, self.model, self.optimizer, self.lr_scheduler)
+        known = ("epoch", "step", "step_in_epoch", "last_loss", "val", self.skipped_key, *self.extras)
+        saved = self.rt.checkpoints.restore(path, self.model, self.optimizer, self.lr_scheduler, known)
         state = self.state
         state.epoch, state.step = saved["epoch"], saved["step"]
         state.step_in_epoch = self._step_in_epoch(saved, batch_size)

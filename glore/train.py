@@ -332,6 +332,7 @@ def main(args):
         skipped_key="skipped_videos",
         extras={"class_names": data.split.class_names},
         counts_steps="batches",  # the schedule is in epochs
+        model_info={"model": "GloRe", "network": args.network, "classes": len(data.split.class_names)},
     )
     saved = run.resume(args.resume, args.batch_size)
     if saved:

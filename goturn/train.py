@@ -238,6 +238,7 @@ def main(args):
         validate_every=args.val_every,
         val=NOT_VALIDATED,
         skipped_key="skipped_samples",
+        model_info={"model": "GOTURN"},
     )
     # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
     run.resume(args.resume, args.batch_size, validate_first=True)

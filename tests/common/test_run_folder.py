@@ -3,11 +3,13 @@
 
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
-from common.run_folder import LOCK_FILE, RunFolderError, RunFolderLock, check_run_folder, claim_run_folder
-from tests.conftest import run_python
+from common.run_folder import LOCK_FILE, RunFolderError, check_run_folder, claim_run_folder
+from tests.conftest import REPO_ROOT, run_python
 from tests.reliability.test_faults import start, wait_for_line
 
 TINY = ("-m", "tests.helpers.tiny_train", "--tensorboard", "false", "--workers", "0")
@@ -17,15 +19,34 @@ def tiny(tmp_path, name, *extra):
     return run_python(*TINY, "--data_path", str(tmp_path), "--output_dir", str(tmp_path / name), *extra)
 
 
+HOLD = """
+import sys, time
+from common.run_folder import RunFolderLock
+RunFolderLock(sys.argv[1]).acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
 def test_a_held_folder_is_refused_naming_the_holder(tmp_path):
-    holder = RunFolderLock(tmp_path / "run")
     (tmp_path / "run").mkdir()
-    holder.acquire()
-    with pytest.raises(RunFolderError, match=f"run is in use by a live run \\(pid {os.getpid()} on "):
-        claim_run_folder(tmp_path / "run", resume="auto", fresh=False, trains=True)
-    with pytest.raises(RunFolderError, match="in use by a live run"):
-        check_run_folder(tmp_path / "run", resume="auto", fresh=False)
-    holder.release()  # as the kernel does when the holder dies, however it dies
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "run")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_line(holder, "locked")
+        pattern = f"run is in use by a live run \\(pid {holder.pid} on {socket.gethostname()}\\)"
+        with pytest.raises(RunFolderError, match=pattern):
+            claim_run_folder(tmp_path / "run", resume="auto", fresh=False, trains=True)
+        with pytest.raises(RunFolderError, match=pattern):
+            check_run_folder(tmp_path / "run", resume="auto", fresh=False)
+    finally:
+        holder.kill()  # the kernel drops the lock of a dead holder, however it dies
+        holder.wait(timeout=30)
     lock, _ = claim_run_folder(tmp_path / "run", resume="auto", fresh=False, trains=True)
     assert (tmp_path / "run" / LOCK_FILE).read_text() == f"pid {os.getpid()} on {socket.gethostname()}\n"
     lock.release()

@@ -186,3 +186,28 @@ def test_resume_with_another_batch_counts_steps_in_this_runs_batches(tiny_data, 
     assert saved["step"] == 3, "nothing trained, nothing saved"
     saved = run(tiny_data, out, "--workers", "0", "--max_steps", "8", "--batch_size", "2", "--resume", "auto")
     assert saved["step"] == 8 and saved["lr_scheduler"]["last_epoch"] == 8
+
+
+def test_resuming_from_another_model_or_network_names_both(tiny_data, tmp_path):
+    """--resume with a GOTURN checkpoint, or with another --network: one line naming what the
+    checkpoint holds and what the run trains (it was load_state_dict's 135-line dump)."""
+    from common.errors import UserError
+
+    out = tmp_path / "run"
+    run(tiny_data, out, "--workers", "0", "--max_steps", "1")
+    path = out / "checkpoint.pth"
+    state = torch.load(path, weights_only=True)
+    classes = len(state["class_names"])
+    with pytest.raises(UserError) as raised:
+        run(tiny_data, out, "--workers", "0", "--network", "resnet50", "--resume", "auto")
+    assert str(raised.value) == (
+        f"checkpoint {path} holds a GloRe resnet14-tiny model with {classes} classes; this run trains a "
+        f"GloRe resnet50 model with {classes} classes: resume from a checkpoint of this model, or start "
+        "afresh (--fresh, or another --output_dir)"
+    )
+    torch.save({**state, "model_info": {"model": "GOTURN"}}, path)
+    with pytest.raises(
+        UserError,
+        match=f"holds a GOTURN model; this run trains a GloRe resnet14-tiny model with {classes} classes",
+    ):
+        run(tiny_data, out, "--workers", "0", "--resume", "auto")
