@@ -43,6 +43,11 @@ def run_cli(main, parser, argv=None, check=None):
         return main(args)
     except UserError as error:
         fail(one_line(error))
+    except KeyboardInterrupt:
+        # Ctrl-C before the run's handlers are in place (common.stop_control), or in a command
+        # without them: a line, not a traceback.
+        print("error: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     except OSError as error:
         if error.errno not in ENVIRONMENT_ERRNOS or not error.filename:
             raise

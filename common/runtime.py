@@ -67,7 +67,7 @@ class Runtime:
         use_tensorboard = getattr(args, "tensorboard", True) and self.is_main
         self.tensorboard = TensorBoard(str(self.output_dir / "tensorboard") if use_tensorboard else None)
         self.losses = LossFile(self.output_dir / LOSS_FILE, enabled=self.is_main)
-        self.stop = StopControl(self.log, self.distributed)
+        self.stop = StopControl(self.log, self.distributed, self.checkpoints.where_to_resume)
         self._write_run_info()
         self.log.info(
             f"device {self.device} | {self.world_size} process(es), backend "
