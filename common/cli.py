@@ -84,12 +84,17 @@ def add_auto_bool_flag(parser, *names: str, help: str) -> None:
     )
 
 
+def cores_per_process() -> int:
+    """The CPU cores this process may use, shared among the ranks of this node."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    return max(1, (cpus or 1) // ranks_here)
+
+
 def default_workers() -> int:
     """Loader workers per process: the cores of this node shared among its
     ranks, one left for the training process itself."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    return max(1, min(8, (cpus or 1) // ranks_here - 1))
+    return max(1, min(8, cores_per_process() - 1))
 
 
 PIXELS_ON = ("loader", "device")

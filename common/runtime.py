@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from common import distributed
 from common.allocator import setup_host_allocator
 from common.atomic import write_json_atomically
-from common.cli import plain_args, trains_in
+from common.cli import cores_per_process, default_workers, plain_args, trains_in
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
 from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
@@ -69,6 +69,7 @@ class Runtime:
         self.losses = LossFile(self.output_dir / LOSS_FILE, enabled=self.is_main)
         self.stop = StopControl(self.log, self.distributed, self.checkpoints.where_to_resume)
         self._write_run_info()
+        self._warn_about_costly_choices()
         self.log.info(
             f"device {self.device} | {self.world_size} process(es), backend "
             f"{self.backend if self.distributed else '-'} | precision {self.amp.precision} | "
@@ -93,6 +94,27 @@ class Runtime:
         if error:
             raise UserError(error)
         return lock, note
+
+    def _warn_about_costly_choices(self) -> None:
+        """Flags that run, but not as a user would expect: said once, with the reason."""
+        args, precision = self.args, self.amp.precision
+        if precision == "fp16" and self.device.type == "cpu":
+            self.log.warning(
+                "--precision fp16 on the CPU: its fp16 kernels are emulated, many times slower "
+                "than fp32 (13x measured on GOTURN); bf16 is the CPU's half type (--precision bf16)"
+            )
+        if str(args.loss_scale) not in ("", "dynamic", "-1") and precision != "fp16":
+            self.log.warning(
+                f"--loss-scale {args.loss_scale} is ignored: loss scaling is for fp16, and this run "
+                f"is {precision}"
+            )
+        workers, cores = getattr(args, "workers", 0), cores_per_process()
+        if workers > cores:
+            self.log.warning(
+                f"--workers {workers}: each loader worker is a process, and this one has {cores} CPU "
+                f"core(s); more workers than cores only compete for them (default here: "
+                f"{default_workers()})"
+            )
 
     def _write_run_info(self) -> None:
         if not self.is_main:

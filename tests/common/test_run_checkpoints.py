@@ -4,18 +4,7 @@ trainer."""
 
 import torch
 
-from common.errors import run_cli
-from tests.helpers import tiny_train
-
-
-def tiny(tmp_path, capsys, *extra):
-    argv = ["--data_path", str(tmp_path), "--output_dir", str(tmp_path / "run"), "--tensorboard", "false"]
-    try:
-        code = run_cli(tiny_train.main, tiny_train.get_args_parser(), [*argv, "--workers", "0", *extra])
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.helpers.tiny_train import run_in_process as tiny
 
 
 def rewrite_checkpoint(tmp_path, change):

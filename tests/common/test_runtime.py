@@ -149,3 +149,35 @@ def test_resume_with_another_batch_says_where_the_epoch_and_the_step_counter_go_
     assert (saved["epoch"], saved["step"], saved["step_in_epoch"]) == (0, 10, 13)
     steps = [int(line.split()[0]) for line in (out / "loss.txt").read_text().splitlines()]
     assert steps == list(range(1, 11))
+
+
+def test_costly_choices_are_said_with_the_reason(tmp_path, capsys):
+    """fp16 on a CPU (emulated, many times slower), more loader workers than cores, a fixed loss
+    scale that bf16 does not use: the run goes on, and the log says why it may not be wanted."""
+    from common.cli import cores_per_process
+    from tests.helpers.tiny_train import run_in_process
+
+    too_many = cores_per_process() + 1
+    code, out, _ = run_in_process(
+        tmp_path,
+        capsys,
+        "--max_steps",
+        "1",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp16",
+        "--workers",
+        str(too_many),
+    )
+    assert code == 0
+    assert "--precision fp16 on the CPU: its fp16 kernels are emulated" in out
+    assert (
+        f"--workers {too_many}: each loader worker is a process, and this one has {cores_per_process()}"
+        in out
+    )
+    code, out, _ = run_in_process(
+        tmp_path, capsys, "--max_steps", "1", "--precision", "bf16", "--loss-scale", "128", "--fresh"
+    )
+    assert code == 0
+    assert "--loss-scale 128 is ignored: loss scaling is for fp16, and this run is bf16" in out

@@ -160,5 +160,17 @@ def get_args_parser():
     return add_runtime_args(parser)
 
 
+def run_in_process(tmp_path, capsys, *extra):
+    """The tiny trainer through run_cli in this process, in ``tmp_path/run``: (exit status,
+    stdout, stderr) as a user would see them (``capsys``: pytest's fixture)."""
+    argv = ["--data_path", str(tmp_path), "--output_dir", str(tmp_path / "run"), "--tensorboard", "false"]
+    try:
+        code = run_cli(main, get_args_parser(), [*argv, "--workers", "0", *extra])
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 if __name__ == "__main__":
     run_cli(main, get_args_parser())
