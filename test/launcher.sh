@@ -18,7 +18,12 @@ set -uo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)
 PACKAGE=$(basename "$MODEL_DIR")
-PYTHON=${PYTHON:-python3}
+# The interpreter: $PYTHON when set, else the repository's .venv (what `make demo` and `make test`
+# install into), else python3 from PATH.
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3
+    [ -x "$REPO_ROOT/.venv/bin/python" ] && PYTHON="$REPO_ROOT/.venv/bin/python"
+fi
 # The launcher changes folder before running; a relative interpreter path must survive that.
 [[ $PYTHON == */* && $PYTHON != /* ]] && PYTHON="$(pwd)/$PYTHON"
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -27,6 +32,15 @@ export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export ZOO_DIE_WITH_PARENT=1
 
 fail() { echo "error: $*" >&2; exit 2; }
+
+# One line instead of a ModuleNotFoundError traceback when the interpreter lacks the packages
+# (found without importing them: this takes a few milliseconds).
+command -v "$PYTHON" >/dev/null 2>&1 || fail "no Python interpreter '$PYTHON': set PYTHON=/path/to/python"
+MISSING=$("$PYTHON" -c 'import importlib.util as u
+print(" ".join(m for m in ("torch", "numpy", "cv2", "av", "loguru") if u.find_spec(m) is None))' 2>&1) \
+    || fail "cannot run $PYTHON: $MISSING"
+[ -z "$MISSING" ] || fail "$PYTHON lacks $MISSING: run 'make setup' in $REPO_ROOT (it makes .venv, \
+which the scripts use), activate the environment that has requirements.txt, or set PYTHON=/path/to/python"
 
 DATA_PATH="" NPROC=$RANK_SIZE NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG="" MASTER_PORT_ARG=29500
 OUTPUT_DIR="" OVERRIDES=()

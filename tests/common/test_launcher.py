@@ -228,3 +228,40 @@ def test_zero_processes_or_nodes_are_refused(fake_model, flag):
     result = launch(fake_model, "train_performance_8p.sh", f"--data_path={fake_model.parent / 'data'}", flag)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {flag}: expected a whole number >= 1"
+
+
+def test_the_scripts_use_the_repositorys_venv_or_say_what_to_activate(fake_model, tmp_path):
+    """Without PYTHON, a fresh shell's python3 from PATH lacks the packages (ModuleNotFoundError
+    traceback): the scripts take REPO/.venv when it is there; an interpreter without the
+    packages gets one line saying what to do."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    bare = tmp_path / "bare_python"
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')  # -S: no site-packages
+    bare.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "ASCEND_DEVICE_ID")}
+    result = subprocess.run(
+        ["bash", str(fake_model / "test" / "train_full_1p.sh"), data],
+        env={**env, "PYTHON": str(bare)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {bare} lacks torch numpy cv2 av loguru: run 'make setup' in {REPO_ROOT} (it makes .venv, "
+        "which the scripts use), activate the environment that has requirements.txt, or set "
+        "PYTHON=/path/to/python"
+    ]
+    if not (REPO_ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in this checkout")
+    path = f"{tmp_path}:/usr/bin:/bin"  # bare_python is no python3; /usr/bin's has no packages
+    (tmp_path / "python3").symlink_to(bare)
+    result = subprocess.run(
+        ["bash", str(fake_model / "test" / "train_full_1p.sh"), data],
+        env={**env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"command: {REPO_ROOT / '.venv' / 'bin' / 'python'} -m tests.helpers.tiny_train" in result.stdout
