@@ -63,6 +63,31 @@ finite_float = number(float)
 probability = number(float, least=0, most=1)
 
 
+class ValuesAction(argparse.Action):
+    """A flag of several values, given as words (``--short_side 32 48``) or in one word with
+    commas (``--short_side 32,48``, how the launch scripts pass ``--short_side=32,48``). Each
+    value is parsed by ``item_type``; ``count`` (None: any) is how many there must be."""
+
+    def __init__(self, option_strings, dest, item_type=str, count=None, **kwargs):
+        kwargs.setdefault("nargs", "*" if count is None else "+")
+        super().__init__(option_strings, dest, **kwargs)
+        self.item_type, self.count = item_type, count
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        words = [piece for value in values for piece in str(value).split(",") if piece.strip()]
+        try:
+            parsed = [self.item_type(word.strip()) for word in words]
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+            parser.error(f"argument {option_string}: {error}")
+        if self.count is not None and len(parsed) != self.count:
+            spaced, commas = " ".join(["N"] * self.count), ",".join(["N"] * self.count)
+            parser.error(
+                f"argument {option_string}: expected {self.count} values ('{spaced}' or '{commas}'), "
+                f"got {len(parsed)}: {' '.join(map(str, values))}"
+            )
+        setattr(namespace, self.dest, parsed)
+
+
 def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
     """``--flag`` alone means true; ``--flag false`` and ``--flag=0`` also work."""
     parser.add_argument(

@@ -24,6 +24,7 @@ from torch import nn
 
 from common import distributed
 from common.cli import (
+    ValuesAction,
     add_auto_bool_flag,
     add_pixels_on_flag,
     add_runtime_args,
@@ -431,25 +432,33 @@ def get_args_parser():
     )
     augment.add_argument(
         "--short_side",
-        type=positive_int,
-        nargs=2,
+        action=ValuesAction,
+        item_type=positive_int,
+        count=2,
         default=list(SHORT_SIDE),
-        metavar=("MIN", "MAX"),
-        help="RandomScale: short side before the crop",
+        metavar="MIN MAX",
+        help="RandomScale: short side before the crop, drawn in [MIN, MAX] (also MIN,MAX)",
     )
     augment.add_argument(
-        "--aspect_ratio", type=positive_float, nargs=2, default=list(ASPECT_RATIO), metavar=("MIN", "MAX")
+        "--aspect_ratio",
+        action=ValuesAction,
+        item_type=positive_float,
+        count=2,
+        default=list(ASPECT_RATIO),
+        metavar="MIN MAX",
+        help="aspect ratio of the crop, drawn in [MIN, MAX] (also MIN,MAX)",
     )
     augment.add_argument(
         "--flip_prob", type=probability, default=FLIP_PROB, help="horizontal flip probability"
     )
     augment.add_argument(
         "--hls",
-        type=count,
-        nargs=3,
+        action=ValuesAction,
+        item_type=count,
+        count=3,
         default=list(HLS_MAX),
-        metavar=("H", "L", "S"),
-        help="RandomHLS: maximum shifts of hue, lightness, saturation",
+        metavar="H L S",
+        help="RandomHLS: maximum shifts of hue, lightness, saturation (also H,L,S)",
     )
     augment.add_argument("--jitter", type=non_negative_float, default=JITTER, help="PixelJitter: noise bound")
     add_pixels_on_flag(augment, "--augment_on", "the training augmentation (crop, resize, flip, HLS, jitter)")
@@ -513,10 +522,11 @@ def get_args_parser():
     solver.add_argument("--lr_schedule", default="step", choices=("step", "cosine"))
     solver.add_argument(
         "--lr_steps",
-        type=non_negative_float,
-        nargs="*",
+        action=ValuesAction,
+        item_type=non_negative_float,
         default=[40, 70],
-        help="step schedule: epochs at which the lr is multiplied by --lr_gamma",
+        metavar="EPOCH",
+        help="step schedule: epochs at which the lr is multiplied by --lr_gamma (also 40,70)",
     )
     solver.add_argument(
         "--lr_gamma", type=positive_float, default=0.1, help="step schedule: the lr multiplier at each step"

@@ -81,3 +81,29 @@ def test_number_accepts_what_its_range_holds():
     assert number(int, least=1)("3") == 3
     assert number(float, above=0, below=1)("0.5") == 0.5
     assert math.isclose(number(float)("-1e-3"), -1e-3)
+
+
+@pytest.mark.parametrize(
+    "argv, short_side, lr_steps",
+    [
+        (["--short_side", "32", "48", "--lr_steps", "10", "20"], [32, 48], [10.0, 20.0]),
+        (["--short_side", "32,48", "--lr_steps", "10,20"], [32, 48], [10.0, 20.0]),  # the scripts' --key=a,b
+        (["--lr_steps"], [224, 340], []),
+    ],
+)
+def test_several_values_as_words_or_commas(argv, short_side, lr_steps):
+    args = glore_train.get_args_parser().parse_args(["--data_path", "d", *argv])
+    assert (args.short_side, args.lr_steps) == (short_side, lr_steps)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--short_side", "32"], "argument --short_side: expected 2 values ('N N' or 'N,N'), got 1: 32"),
+        (["--hls=1,2"], "argument --hls: expected 3 values ('N N N' or 'N,N,N'), got 2: 1,2"),
+        (["--short_side", "32,-48"], "argument --short_side: expected an integer >= 1, got '-48'"),
+    ],
+)
+def test_a_wrong_count_of_values_is_one_line(argv, message, capsys):
+    line = refused(glore_train, ["--data_path", "d", *argv], capsys, glore_train.check_args)
+    assert line == f"error: {message} (see --help)"
