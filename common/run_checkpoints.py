@@ -28,6 +28,13 @@ STATE_KEYS = (
 )
 
 
+def position(step: int, epoch: int, step_in_epoch: int) -> str:
+    """Where a checkpoint is, counted as the progress lines count (epochs from 1)."""
+    if step_in_epoch == 0 and epoch > 0:
+        return f"step {step}, after epoch {epoch}"
+    return f"step {step}, epoch {epoch + 1} after its step {step_in_epoch}"
+
+
 def describe_model(info: dict) -> str:
     """``{"model": "GloRe", "network": "resnet50", "classes": 101}`` in words."""
     words = [info.get("model", "unknown")]
@@ -150,7 +157,7 @@ class RunCheckpoints:
             )
         self.last = str(path)
         rt.losses.drop_after(state["step"])
-        rt.log.info(f"resumed from {path}: epoch {state['epoch']}, step {state['step']}")
+        rt.log.info(f"resumed from {path}: {position(state['step'], state['epoch'], state['step_in_epoch'])}")
         return state
 
     def _check_format(self, path: str, state: dict, known_keys) -> None:

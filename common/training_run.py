@@ -86,6 +86,7 @@ class TrainingRun:
         # every checkpoint, and a checkpoint of another model is refused on resume naming both.
         rt.checkpoints.model_info = dict(model_info or {})
         self.reason: str | None = None  # why the loop ended early: "signal", "max_steps"
+        self.first_step = 0  # the step this process started from (the checkpoint's, on resume)
         self._validated_at: int | None = None
 
     def resume(self, resume: str | None, batch_size: int, validate_first: bool = False) -> dict | None:
@@ -110,6 +111,7 @@ class TrainingRun:
         state.last_loss = saved.get("last_loss", math.nan)
         state.skipped = saved.get(self.skipped_key, 0)
         state.val = saved.get("val", state.val)
+        self.first_step = state.step
         self._say_if_nothing_is_left()
         return saved
 
@@ -225,15 +227,33 @@ class TrainingRun:
             checkpoints.training_state(self.model, self.optimizer, self.lr_scheduler, **counters)
         )
 
+    @property
+    def steps_taken(self) -> int:
+        """Steps this process trained (a resumed run's counter began at the checkpoint's)."""
+        return self.state.step - self.first_step
+
+    def steps_done(self) -> str:
+        """ "5 steps" or, after a resume, "5 steps (the run is at step 15)", for the closing line."""
+        taken, step = self.steps_taken, self.state.step
+        return f"{taken} steps" + (f" (the run is at step {step})" if step != taken else "")
+
     def finish(self, *, summary: str, skipped_what: str, extra: dict, **result) -> int:
         """A run stopped by a signal says how to resume; a finished one logs ``summary`` and
-        writes result.json (``result``: common.summary.write_result's figures)."""
+        writes result.json (``result``: common.summary.write_result's figures). A resumed run
+        that trained nothing keeps the result.json its end wrote (this process measured no
+        throughput)."""
         rt, state = self.rt, self.state
         if self.reason == "signal":
             rt.log.warning(rt.resume_hint())
             rt.finish()
             return 0
         rt.log.info(summary)
+        if self.steps_taken == 0 and (rt.output_dir / RESULT_FILE).is_file():
+            rt.log.info(f"no step was trained: {rt.output_dir / RESULT_FILE} of the run's end is kept")
+            rt.finish()
+            return 0
+        if self.steps_taken == 0:
+            result["fps"] = math.nan  # not measured: null in result.json, nan in the summary
         if state.skipped:
             rt.log.warning(f"{state.skipped} {skipped_what} (--skip_bad)")
         if rt.amp.skipped_steps:

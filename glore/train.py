@@ -387,7 +387,7 @@ def finish(run, meter, args) -> int:
     """The closing log line and result.json (the ModelZoo summary's figures)."""
     fps, val = meter.samples_per_sec, run.state.val
     return run.finish(
-        summary=f"done: {run.state.step} steps, {fps:.2f} clips/s, data wait "
+        summary=f"done: {run.steps_done()}, {fps:.2f} clips/s, data wait "
         f"{100 * meter.data_wait_fraction:.1f}% of step time; val clip top-1 {val['top1']:.2f}%",
         skipped_what="unreadable training clips were skipped",
         network="GloRe",

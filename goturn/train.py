@@ -256,7 +256,7 @@ def finish(run, meter, args, data, seconds: float) -> int:
     """The closing log line and result.json (the ModelZoo summary's figures)."""
     fps, global_batch, val = meter.samples_per_sec, args.batch_size * run.rt.world_size, run.state.val
     return run.finish(
-        summary=f"done: {run.state.step} steps in {seconds:.0f}s, {fps:.1f} examples/s "
+        summary=f"done: {run.steps_done()} in {seconds:.0f}s, {fps:.1f} examples/s "
         f"({fps / global_batch:.3f} it/s), data wait {100 * meter.data_wait_fraction:.1f}% of step "
         f"time, val loss {val['loss']:.4f}",
         skipped_what="unreadable samples were replaced",

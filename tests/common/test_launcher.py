@@ -265,3 +265,21 @@ def test_the_scripts_use_the_repositorys_venv_or_say_what_to_activate(fake_model
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"command: {REPO_ROOT / '.venv' / 'bin' / 'python'} -m tests.helpers.tiny_train" in result.stdout
+
+
+def test_resuming_a_finished_run_keeps_its_summary(fake_model):
+    """Nothing left to train: the summary is the run's (it was ActualFPS = 0.000, TrainingTime =
+    nan), and the log says why nothing ran."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    first = launch(fake_model, "train_full_1p.sh", data)
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary = fake_model / "test" / "output" / "0" / "Tiny_bs8_1p_acc.log"
+    before = read_summary(summary)
+    again = launch(fake_model, "train_full_1p.sh", data, "--resume=auto")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "nothing left to train: it is at step 16, the end of epoch 2" in again.stdout
+    after = read_summary(summary)
+    assert {key: after[key] for key in ("ActualFPS", "TrainingTime", "TrainAccuracy")} == {
+        key: before[key] for key in ("ActualFPS", "TrainingTime", "TrainAccuracy")
+    }
+    assert float(after["ActualFPS"]) > 0

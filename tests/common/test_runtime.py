@@ -181,3 +181,20 @@ def test_costly_choices_are_said_with_the_reason(tmp_path, capsys):
     )
     assert code == 0
     assert "--loss-scale 128 is ignored: loss scaling is for fp16, and this run is bf16" in out
+
+
+def test_resume_messages_count_as_the_progress_lines(tmp_path, capsys):
+    """Epochs from 1, the steps this process took beside the run's count."""
+    from tests.helpers.tiny_train import run_in_process
+
+    assert run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "3")[0] == 0
+    checkpoint = tmp_path / "run" / "checkpoint.pth"
+    code, out, _ = run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "8", "--resume", "auto")
+    assert code == 0
+    assert f"resumed from {checkpoint}: step 3, epoch 1 after its step 3" in out
+    assert "done: 5 steps (the run is at step 8)" in out
+    code, out, _ = run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "9", "--resume", "auto")
+    assert (
+        f"resumed from {checkpoint}: step 8, epoch 1 after its step 8" in out
+        and "done: 1 steps (the run is" in out
+    )

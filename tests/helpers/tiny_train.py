@@ -110,7 +110,7 @@ def main(args):
     if run.reason != "signal" and rt.is_main:
         torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
     return run.finish(
-        summary=f"done: {run.state.step} steps",
+        summary=f"done: {run.steps_done()}",
         skipped_what="skipped",
         network="Tiny",
         batch_size=args.batch_size * rt.world_size,
