@@ -519,7 +519,12 @@ def get_args_parser():
     )
     solver.add_argument("--epochs", type=positive_int, default=90, help="passes over the training list")
     solver.add_argument("--warmup_epochs", type=non_negative_float, default=2.0, help="linear warm-up length")
-    solver.add_argument("--lr_schedule", default="step", choices=("step", "cosine"))
+    solver.add_argument(
+        "--lr_schedule",
+        default="step",
+        choices=("step", "cosine"),
+        help="after the warm-up: x --lr_gamma at each of --lr_steps, or a cosine decay to 0",
+    )
     solver.add_argument(
         "--lr_steps",
         action=ValuesAction,

@@ -107,3 +107,14 @@ def test_several_values_as_words_or_commas(argv, short_side, lr_steps):
 def test_a_wrong_count_of_values_is_one_line(argv, message, capsys):
     line = refused(glore_train, ["--data_path", "d", *argv], capsys, glore_train.check_args)
     assert line == f"error: {message} (see --help)"
+
+
+@pytest.mark.parametrize("module", [goturn_train, glore_train, glore_predict, glore_evaluate])
+def test_every_flag_has_help_text(module):
+    """--help said nothing of --momentum, --gamma, --epochs, --split, --crop_size, ..."""
+    silent = [
+        action.option_strings[0]
+        for action in module.get_args_parser()._actions
+        if action.option_strings and not action.help
+    ]
+    assert silent == []
