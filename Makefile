@@ -24,14 +24,16 @@ GOTURN_RUN := goturn/runs/GOTURN_bs50_1p_acc_demo
 GLORE_RUN := glore/runs/GloRe_bs8_1p_acc_demo
 GLORE_VIDEO_LIST := dataset/glore_demo/ucf101/ucf101_val_split_1_videos.txt
 
+# --fresh: each `make demo` trains anew; the previous demo run is moved aside to
+# <run>.old-<time> (a run folder is never overwritten; `make clean-demo` removes them all).
 demo: $(STAMP)
-	bash goturn/test/train_full_1p.sh
+	bash goturn/test/train_full_1p.sh --fresh
 	# The trained tracker on the held-out demo videos, beside the no-motion
 	# baseline: report.json, success/precision plots and one rendered video.
 	$(PY) -m goturn.tracking.evaluate --checkpoint $(GOTURN_RUN)/checkpoint.pth \
 	    --data_path dataset/goturn_demo/ALOV --dataset alov \
 	    --out $(GOTURN_RUN)/tracking --videos 1 --discard_stale
-	bash glore/test/train_full_1p.sh
+	bash glore/test/train_full_1p.sh --fresh
 	# Clip and video accuracy with a confusion matrix, then one prediction.
 	$(PY) -m glore.inference.evaluate --checkpoint $(GLORE_RUN)/checkpoint.pth \
 	    --data_path dataset/glore_demo --out $(GLORE_RUN)/evaluation

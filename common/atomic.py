@@ -3,6 +3,7 @@ own, then renamed over it, so a reader (or a run resumed after a kill) never see
 and two writers never share a temporary file."""
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -45,7 +46,21 @@ def write_text_atomically(path, text: str) -> None:
 
 
 def write_json_atomically(path, payload, sort_keys: bool = False) -> None:
-    write_text_atomically(path, json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
+    """``payload`` as JSON, with NaN and infinities written as null."""
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=sort_keys, allow_nan=False)
+    write_text_atomically(path, text + "\n")
+
+
+def json_safe(value):
+    """``value`` with every non-finite float replaced by None: JSON has no NaN (Python would write
+    ``NaN``, which strict parsers refuse), and a figure that was not measured is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def replace_folder(complete: Path, destination: Path) -> None:

@@ -30,11 +30,27 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
             stale.unlink(missing_ok=True)
         with atomic_file(path, "wb", durable=True) as handle:
             torch.save(state, handle)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:
+        cause = write_error(error)
+        if cause is None:
+            raise
         raise CheckpointError(
-            f"could not write checkpoint {path}: {error.strerror or error}; "
-            "the previous checkpoint, if any, is unchanged"
-        ) from error
+            f"could not write checkpoint {path}: {cause}; the previous checkpoint, if any, is unchanged"
+        ) from None
+
+
+def write_error(error: BaseException) -> str | None:
+    """What made a write fail, in words; None for an error that is not about writing. torch.save
+    turns an OSError of the file (a full disk) into a RuntimeError of its zip writer,
+    "[enforce fail at inline_container.cc] unexpected pos", with the OSError as its context."""
+    while error is not None:
+        if isinstance(error, OSError):
+            return error.strerror or str(error)
+        if isinstance(error, RuntimeError) and "inline_container" in str(error):
+            nested = error.__cause__ or error.__context__
+            return write_error(nested) if nested is not None else "the write failed (is the disk full?)"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

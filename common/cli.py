@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
@@ -18,6 +19,73 @@ def str2bool(text) -> bool:
     if word in FALSE_WORDS:
         return False
     raise argparse.ArgumentTypeError(f"expected a boolean (true/false, 1/0, yes/no), got {text!r}")
+
+
+def number(kind=int, *, least=None, most=None, above=None, below=None):
+    """An argparse ``type`` for a number of ``kind`` (int or float) in a range: ``least`` <= x
+    <= ``most``, ``above`` < x < ``below`` (each bound optional). Floats must be finite. A value
+    outside is refused when the flags are parsed, with the range in the message:
+    ``--batch_size=0`` ends in "argument --batch_size: expected an integer >= 1, got '0'"."""
+    bounds = [
+        f"{sign} {bound}"
+        for sign, bound in ((">=", least), (">", above), ("<=", most), ("<", below))
+        if bound is not None
+    ]
+    what = "an integer" if kind is int else "a finite number"
+    if bounds:
+        what += " " + " and ".join(bounds)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if (
+            (kind is float and not math.isfinite(value))
+            or (least is not None and value < least)
+            or (most is not None and value > most)
+            or (above is not None and value <= above)
+            or (below is not None and value >= below)
+        ):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type by it in some messages
+    return parse
+
+
+# The ranges most flags need, named once.
+positive_int = number(int, least=1)
+count = number(int, least=0)
+positive_float = number(float, above=0)
+non_negative_float = number(float, least=0)
+finite_float = number(float)
+probability = number(float, least=0, most=1)
+
+
+class ValuesAction(argparse.Action):
+    """A flag of several values, given as words (``--short_side 32 48``) or in one word with
+    commas (``--short_side 32,48``, how the launch scripts pass ``--short_side=32,48``). Each
+    value is parsed by ``item_type``; ``count`` (None: any) is how many there must be."""
+
+    def __init__(self, option_strings, dest, item_type=str, count=None, **kwargs):
+        kwargs.setdefault("nargs", "*" if count is None else "+")
+        super().__init__(option_strings, dest, **kwargs)
+        self.item_type, self.count = item_type, count
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        words = [piece for value in values for piece in str(value).split(",") if piece.strip()]
+        try:
+            parsed = [self.item_type(word.strip()) for word in words]
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+            parser.error(f"argument {option_string}: {error}")
+        if self.count is not None and len(parsed) != self.count:
+            spaced, commas = " ".join(["N"] * self.count), ",".join(["N"] * self.count)
+            parser.error(
+                f"argument {option_string}: expected {self.count} values ('{spaced}' or '{commas}'), "
+                f"got {len(parsed)}: {' '.join(map(str, values))}"
+            )
+        setattr(namespace, self.dest, parsed)
 
 
 def add_bool_flag(parser, *names: str, default: bool, help: str) -> None:
@@ -41,12 +109,17 @@ def add_auto_bool_flag(parser, *names: str, help: str) -> None:
     )
 
 
+def cores_per_process() -> int:
+    """The CPU cores this process may use, shared among the ranks of this node."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    return max(1, (cpus or 1) // ranks_here)
+
+
 def default_workers() -> int:
     """Loader workers per process: the cores of this node shared among its
     ranks, one left for the training process itself."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    return max(1, min(8, (cpus or 1) // ranks_here - 1))
+    return max(1, min(8, cores_per_process() - 1))
 
 
 PIXELS_ON = ("loader", "device")
@@ -85,7 +158,7 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     group.add_argument(
         "--dist_timeout",
-        type=float,
+        type=positive_float,
         default=1800.0,
         help="seconds a collective may wait for a dead or stuck rank before failing",
     )
@@ -128,7 +201,7 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--random-seed",
         "--random_seed",
         dest="seed",
-        type=int,
+        type=count,
         default=0,
         help="seeds every random stream (python, numpy, torch, ranks, loader workers)",
     )
@@ -138,18 +211,26 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     group.add_argument(
         "--resume", default="", help="checkpoint to resume from, or 'auto' for OUTPUT_DIR/checkpoint.pth"
     )
+    add_bool_flag(
+        group,
+        "--fresh",
+        default=False,
+        help="start a new run even if OUTPUT_DIR holds one: the old run is moved aside to "
+        "OUTPUT_DIR.old-<time> (without it, a run in OUTPUT_DIR is continued with --resume auto "
+        "or refused)",
+    )
     group.add_argument(
         "--save_every",
-        type=int,
+        type=count,
         default=0,
         help="also checkpoint every N steps (0: only at the end of each epoch)",
     )
-    group.add_argument("--print_freq", type=int, default=20, help="log a line every N steps")
+    group.add_argument("--print_freq", type=positive_int, default=20, help="log a line every N steps")
     group.add_argument(
         "--workers",
         "-j",
         dest="workers",
-        type=int,
+        type=count,
         default=default_workers(),
         help="data-loader worker processes per rank",
     )
@@ -161,7 +242,19 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="skip unreadable samples (counted and reported) instead of failing",
     )
     add_bool_flag(group, "--compile", default=False, help="torch.compile the model")
+    group.add_argument(
+        "--check_args",
+        action="store_true",
+        help="only check the flags and the output folder, start nothing: exit 0, or 2 with one "
+        "error line (what test/launcher.sh does before it clears the previous summary)",
+    )
     return parser
+
+
+def trains_in(args) -> bool:
+    """Whether a command with these flags trains in its output folder (glore.train --test_only
+    only evaluates there)."""
+    return not getattr(args, "test_only", False)
 
 
 def plain_args(args) -> dict:

@@ -22,11 +22,14 @@ from torch.nn.parallel import DistributedDataParallel
 from common import distributed
 from common.allocator import setup_host_allocator
 from common.atomic import write_json_atomically
-from common.cli import plain_args
+from common.cli import cores_per_process, default_workers, plain_args, trains_in
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
+from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
+from common.orphans import die_with_parent, started_by_a_launcher
 from common.precision import MixedPrecision
 from common.run_checkpoints import RunCheckpoints
+from common.run_folder import claim_run_folder
 from common.seeding import seed_everything
 from common.steps import LossFile
 from common.stop_control import StopControl
@@ -34,8 +37,10 @@ from common.summary import LOSS_FILE, RUN_INFO_FILE
 
 
 class Runtime:
-    def __init__(self, args):
+    def __init__(self, args, trains: bool = True):
         self.args = args
+        if started_by_a_launcher():
+            die_with_parent()  # a killed torchrun or launcher must not leave this rank training
         info = distributed.process_info_from_env()
         self.rank, self.world_size, self.local_rank = info.rank, info.world_size, info.local_rank
         self.distributed, self.is_main = info.distributed, info.is_main
@@ -49,10 +54,10 @@ class Runtime:
         distributed.init_process_group(info, self.backend, args.dist_timeout)
 
         self.output_dir = Path(args.output_dir)
-        if self.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-        distributed.barrier()
+        self.folder_lock, folder_note = self._claim_run_folder(trains)
         self.log = setup_logging(self.is_main, self.rank, str(self.output_dir / "train.log"))
+        if folder_note:
+            self.log.info(folder_note)
 
         self.checkpoints = RunCheckpoints(self)
         self.amp = MixedPrecision(
@@ -62,13 +67,54 @@ class Runtime:
         use_tensorboard = getattr(args, "tensorboard", True) and self.is_main
         self.tensorboard = TensorBoard(str(self.output_dir / "tensorboard") if use_tensorboard else None)
         self.losses = LossFile(self.output_dir / LOSS_FILE, enabled=self.is_main)
-        self.stop = StopControl(self.log, self.distributed)
+        self.stop = StopControl(self.log, self.distributed, self.checkpoints.where_to_resume)
         self._write_run_info()
+        self._warn_about_costly_choices()
         self.log.info(
             f"device {self.device} | {self.world_size} process(es), backend "
             f"{self.backend if self.distributed else '-'} | precision {self.amp.precision} | "
             f"torch {torch.__version__} | seed {args.seed}"
         )
+
+    def _claim_run_folder(self, trains: bool):
+        """Rank 0 creates and locks the output folder (common.run_folder) before anything is
+        written there; every process ends with rank 0's error if it cannot."""
+        lock, note, error = None, None, None
+        if self.is_main:
+            try:
+                lock, note = claim_run_folder(
+                    self.output_dir,
+                    resume=getattr(self.args, "resume", None),
+                    fresh=getattr(self.args, "fresh", False),
+                    trains=trains,
+                )
+            except UserError as failure:
+                error = str(failure)
+        error = distributed.all_gather_object(error)[0]
+        if error:
+            raise UserError(error)
+        return lock, note
+
+    def _warn_about_costly_choices(self) -> None:
+        """Flags that run, but not as a user would expect: said once, with the reason."""
+        args, precision = self.args, self.amp.precision
+        if precision == "fp16" and self.device.type == "cpu":
+            self.log.warning(
+                "--precision fp16 on the CPU: its fp16 kernels are emulated, many times slower "
+                "than fp32 (13x measured on GOTURN); bf16 is the CPU's half type (--precision bf16)"
+            )
+        if str(args.loss_scale) not in ("", "dynamic", "-1") and precision != "fp16":
+            self.log.warning(
+                f"--loss-scale {args.loss_scale} is ignored: loss scaling is for fp16, and this run "
+                f"is {precision}"
+            )
+        workers, cores = getattr(args, "workers", 0), cores_per_process()
+        if workers > cores:
+            self.log.warning(
+                f"--workers {workers}: each loader worker is a process, and this one has {cores} CPU "
+                f"core(s); more workers than cores only compete for them (default here: "
+                f"{default_workers()})"
+            )
 
     def _write_run_info(self) -> None:
         if not self.is_main:
@@ -110,7 +156,11 @@ class Runtime:
         # gloo rank whose peer closed the pairs first can abort (SIGABRT) on exit.
         distributed.barrier()
         distributed.destroy_process_group()
+        if self.folder_lock is not None:
+            self.folder_lock.release()
 
 
-def setup_runtime(args) -> Runtime:
-    return Runtime(args)
+def setup_runtime(args, trains: bool | None = None) -> Runtime:
+    """``trains``: a training run, which may not start over another run in its output folder
+    (common.run_folder); an evaluation only locks the folder. Default: common.cli.trains_in."""
+    return Runtime(args, trains_in(args) if trains is None else trains)

@@ -1,7 +1,9 @@
 """When a training run stops early: SIGTERM or Ctrl-C on any process, or --max_steps reached,
 decided at the same step on every process."""
 
+import os
 import signal
+import sys
 
 import torch
 
@@ -10,21 +12,36 @@ from common import distributed
 
 class StopControl:
     """Installs the signal handlers: the first SIGTERM/Ctrl-C asks the run to save a checkpoint
-    at the end of the step and stop; a second Ctrl-C means now."""
+    at the end of the step and stop; a second one means now: one line, and the process exits
+    without saving (``where_to_resume()`` says which checkpoint is left)."""
 
-    def __init__(self, log, distributed_run: bool):
+    def __init__(self, log, distributed_run: bool, where_to_resume=lambda: ""):
         self.log = log
         self.distributed = distributed_run
+        self.where_to_resume = where_to_resume
         self.requested = False
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._request)
 
     def _request(self, signum, _frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            self._stop_now(signum)
         self.requested = True
         name = signal.Signals(signum).name
         self.log.warning(f"{name} received: saving a checkpoint at the end of this step, then stopping")
+
+    def _stop_now(self, signum: int) -> None:
+        """The second signal: exit at once. A KeyboardInterrupt raised here would unwind through
+        the loader, its threads and workers, printing a hundred lines of tracebacks; os._exit
+        leaves nothing half-written that matters (checkpoints are renamed into place whole)."""
+        name = signal.Signals(signum).name
+        print(
+            f"error: second {name}: stopped at once, without saving; {self.where_to_resume()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(128 + signum)
 
     def should_stop(self) -> bool:
         """True once any rank was asked to stop, on every rank at the same step."""

@@ -39,7 +39,7 @@ def write_result(
         "network": network,
         "batch_size": int(batch_size),
         "rank_size": int(rank_size),
-        "fps": float(fps),
+        "fps": float(fps),  # non-finite figures are written as null
         "fps_unit": fps_unit,
         "accuracy": float(accuracy),
         "accuracy_name": accuracy_name,
@@ -61,15 +61,20 @@ def summary_fields(result: dict, run_info: dict, case: str, e2e_seconds: float) 
         "BatchSize": result["batch_size"],
         "DeviceType": run_info.get("device_type", "unknown"),
         "CaseName": case,
-        "ActualFPS": f"{fps:.3f}",
-        "TrainingTime": f"{result['batch_size'] * 1000 / fps:.2f}" if fps > 0 else "nan",
-        "TrainAccuracy": f"{result['accuracy']:.4f}",
-        "ActualLoss": f"{result['loss']:.4f}",
+        "ActualFPS": figure(fps, ".3f"),
+        "TrainingTime": f"{result['batch_size'] * 1000 / fps:.2f}" if fps else "nan",
+        "TrainAccuracy": figure(result["accuracy"], ".4f"),
+        "ActualLoss": figure(result["loss"], ".4f"),
         "E2ETrainingTime": f"{e2e_seconds:.0f}",
     }
     for key, value in result.get("extra", {}).items():
         fields[key] = f"{value:.4f}" if isinstance(value, float) else value
     return fields
+
+
+def figure(value, spec: str) -> str:
+    """A number of the summary; ``nan`` for one that was not measured (null in result.json)."""
+    return "nan" if value is None else format(value, spec)
 
 
 def print_summary(run_dir, case_dir, case_name: str, e2e_seconds: float) -> int:

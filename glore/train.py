@@ -23,7 +23,18 @@ import torch
 from torch import nn
 
 from common import distributed
-from common.cli import add_auto_bool_flag, add_pixels_on_flag, add_runtime_args
+from common.cli import (
+    ValuesAction,
+    add_auto_bool_flag,
+    add_pixels_on_flag,
+    add_runtime_args,
+    count,
+    non_negative_float,
+    number,
+    positive_float,
+    positive_int,
+    probability,
+)
 from common.device import synchronize
 from common.errors import UserError, run_cli
 from common.loader import RunSteps, make_loader
@@ -257,23 +268,41 @@ def clip_input(args) -> ClipInput:
 
 
 def continue_schedule(run, saved: dict, class_names: list[str]) -> None:
-    """After a resume: refuse other classes, and count the steps as this run's epochs of this
-    run's steps (a checkpoint with another global batch counted its own): the lr schedule and
-    loss.txt follow."""
+    """After a resume: refuse other classes; a checkpoint with another global batch counted its
+    steps in its own batches, which the run counts again in this run's (TrainingRun's
+    counts_steps="batches"): the lr schedule and loss.txt follow."""
     if list(saved.get("class_names", class_names)) != class_names:
         raise UserError(f"{run.rt.checkpoints.last} was trained on other classes than the data lists")
-    state = run.state
-    state.step = state.epoch * state.steps_per_epoch + state.step_in_epoch
-    if state.step != saved["step"]:
-        move_schedule_to(run.lr_scheduler, state.step)
-        run.rt.losses.drop_after(state.step)
+    if run.state.step != saved["step"]:
+        move_schedule_to(run.lr_scheduler, run.state.step)
+        run.rt.losses.drop_after(run.state.step)
 
 
-def main(args):
+def check_args(args) -> None:
+    """What parsing cannot check: the network's name and flags against each other (run before
+    anything starts, and all that --check_args does with the output folder's checks)."""
     try:
         args.network = canonical_network_name(args.network)
     except ValueError as error:
         raise UserError(f"--network: {error}") from None
+    for flag in ("short_side", "aspect_ratio"):
+        low, high = getattr(args, flag)
+        if low > high:
+            raise UserError(f"--{flag} {low} {high}: the first (MIN) is above the second (MAX)")
+    smallest = min(args.short_side[0], args.resize)
+    if args.crop_size > smallest:
+        which = (
+            f"--short_side MIN {args.short_side[0]}"
+            if smallest == args.short_side[0]
+            else f"--resize {args.resize}"
+        )
+        raise UserError(
+            f"--crop_size {args.crop_size} is above {which}: the crop must fit in the resized frames"
+        )
+
+
+def main(args):
+    check_args(args)  # also run by run_cli; main() is called directly by the tests
     rt = setup_runtime(args)
     data = load_data(args, rt)
     to_model_input = batch_input(args, rt.device)
@@ -308,6 +337,8 @@ def main(args):
         val=NOT_VALIDATED,
         skipped_key="skipped_videos",
         extras={"class_names": data.split.class_names},
+        counts_steps="batches",  # the schedule is in epochs
+        model_info={"model": "GloRe", "network": args.network, "classes": len(data.split.class_names)},
     )
     saved = run.resume(args.resume, args.batch_size)
     if saved:
@@ -361,7 +392,7 @@ def finish(run, meter, args) -> int:
     """The closing log line and result.json (the ModelZoo summary's figures)."""
     fps, val = meter.samples_per_sec, run.state.val
     return run.finish(
-        summary=f"done: {run.state.step} steps, {fps:.2f} clips/s, data wait "
+        summary=f"done: {run.steps_done()}, {fps:.2f} clips/s, data wait "
         f"{100 * meter.data_wait_fraction:.1f}% of step time; val clip top-1 {val['top1']:.2f}%",
         skipped_what="unreadable training clips were skipped",
         network="GloRe",
@@ -380,50 +411,67 @@ def get_args_parser():
     )
     data = parser.add_argument_group("data")
     data.add_argument("--data_path", required=True, help="UCF-101 root (the ucf101/ folder or its parent)")
-    data.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
+    data.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="UCF-101 split (1, 2 or 3)")
     data.add_argument(
         "--data_format",
         default="auto",
         choices=("auto", "rawframes", "videos"),
         help="read extracted frames or decode videos (auto: rawframes if listed)",
     )
-    data.add_argument("--clip_len", type=int, default=ClipInput.clip_len, help="frames per clip")
+    data.add_argument("--clip_len", type=positive_int, default=ClipInput.clip_len, help="frames per clip")
     data.add_argument(
         "--interval",
         "--frame_interval",
         dest="interval",
-        type=int,
+        type=positive_int,
         default=ClipInput.interval,
         help="frames between two sampled frames",
     )
     augment = parser.add_argument_group("augmentation (one draw per clip)")
     augment.add_argument(
-        "--crop_size", type=int, default=ClipInput.crop_size, help="training and validation crop side"
+        "--crop_size",
+        type=positive_int,
+        default=ClipInput.crop_size,
+        help="side of the square crop fed to the network, in training and validation (at most the "
+        "smaller --short_side and --resize)",
     )
     augment.add_argument(
         "--short_side",
-        type=int,
-        nargs=2,
+        action=ValuesAction,
+        item_type=positive_int,
+        count=2,
         default=list(SHORT_SIDE),
-        metavar=("MIN", "MAX"),
-        help="RandomScale: short side before the crop",
+        metavar="MIN MAX",
+        help="RandomScale: short side before the crop, drawn in [MIN, MAX] (also MIN,MAX)",
     )
     augment.add_argument(
-        "--aspect_ratio", type=float, nargs=2, default=list(ASPECT_RATIO), metavar=("MIN", "MAX")
+        "--aspect_ratio",
+        action=ValuesAction,
+        item_type=positive_float,
+        count=2,
+        default=list(ASPECT_RATIO),
+        metavar="MIN MAX",
+        help="aspect ratio of the crop, drawn in [MIN, MAX] (also MIN,MAX)",
     )
-    augment.add_argument("--flip_prob", type=float, default=FLIP_PROB, help="horizontal flip probability")
+    augment.add_argument(
+        "--flip_prob", type=probability, default=FLIP_PROB, help="horizontal flip probability"
+    )
     augment.add_argument(
         "--hls",
-        type=int,
-        nargs=3,
+        action=ValuesAction,
+        item_type=count,
+        count=3,
         default=list(HLS_MAX),
-        metavar=("H", "L", "S"),
-        help="RandomHLS: maximum shifts of hue, lightness, saturation",
+        metavar="H L S",
+        help="RandomHLS: maximum shifts of hue, lightness, saturation (also H,L,S)",
     )
-    augment.add_argument("--jitter", type=float, default=JITTER, help="PixelJitter: noise bound")
+    augment.add_argument("--jitter", type=non_negative_float, default=JITTER, help="PixelJitter: noise bound")
     add_pixels_on_flag(augment, "--augment_on", "the training augmentation (crop, resize, flip, HLS, jitter)")
     augment.add_argument(
-        "--resize", type=int, default=ClipInput.resize, help="validation: short side before the centre crop"
+        "--resize",
+        type=positive_int,
+        default=ClipInput.resize,
+        help="validation: short side before the centre crop",
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -439,7 +487,9 @@ def get_args_parser():
         "missing); "
         "'none': random init",
     )
-    model.add_argument("--dropout", type=float, default=0.5)
+    model.add_argument(
+        "--dropout", type=number(float, least=0, below=1), default=0.5, help="dropout before the classifier"
+    )
     add_auto_bool_flag(
         model,
         "--channels_last",
@@ -451,41 +501,51 @@ def get_args_parser():
         "--batch_size",
         "--batch-size",
         dest="batch_size",
-        type=int,
+        type=positive_int,
         default=4,
         help="clips per device per step",
     )
-    solver.add_argument("--lr", type=float, default=0.001, help="learning rate of new layers after warm-up")
+    solver.add_argument(
+        "--lr", type=positive_float, default=0.001, help="learning rate of new layers after warm-up"
+    )
     solver.add_argument(
         "--pretrained_lr_mult",
-        type=float,
+        type=non_negative_float,
         default=0.5,
         help="lr multiplier of the layers loaded from --pretrained",
     )
-    solver.add_argument("--momentum", type=float, default=0.9)
+    solver.add_argument("--momentum", type=number(float, least=0, below=1), default=0.9, help="SGD momentum")
     solver.add_argument(
         "--weight_decay",
         "--wd",
         dest="weight_decay",
-        type=float,
+        type=non_negative_float,
         default=1e-4,
         help="weight decay (not on biases)",
     )
-    solver.add_argument("--epochs", type=int, default=90)
-    solver.add_argument("--warmup_epochs", type=float, default=2.0, help="linear warm-up length")
-    solver.add_argument("--lr_schedule", default="step", choices=("step", "cosine"))
+    solver.add_argument("--epochs", type=positive_int, default=90, help="passes over the training list")
+    solver.add_argument("--warmup_epochs", type=non_negative_float, default=2.0, help="linear warm-up length")
+    solver.add_argument(
+        "--lr_schedule",
+        default="step",
+        choices=("step", "cosine"),
+        help="after the warm-up: x --lr_gamma at each of --lr_steps, or a cosine decay to 0",
+    )
     solver.add_argument(
         "--lr_steps",
-        type=float,
-        nargs="*",
+        action=ValuesAction,
+        item_type=non_negative_float,
         default=[40, 70],
-        help="step schedule: epochs at which the lr is multiplied by --lr_gamma",
+        metavar="EPOCH",
+        help="step schedule: epochs at which the lr is multiplied by --lr_gamma (also 40,70)",
     )
-    solver.add_argument("--lr_gamma", type=float, default=0.1)
-    solver.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    solver.add_argument(
+        "--lr_gamma", type=positive_float, default=0.1, help="step schedule: the lr multiplier at each step"
+    )
+    solver.add_argument("--max_steps", type=count, default=0, help="stop after this many steps (0: no limit)")
     evaluation = parser.add_argument_group("validation")
     evaluation.add_argument(
-        "--val_batch_size", type=int, default=16, help="clips per validation forward pass"
+        "--val_batch_size", type=positive_int, default=16, help="clips per validation forward pass"
     )
     evaluation.add_argument(
         "--test_only",
@@ -495,11 +555,13 @@ def get_args_parser():
         help="only evaluate the --resume (or --pretrained) weights on the whole val list, clip and video "
         "accuracy, with glore.inference.evaluate's report in --output_dir",
     )
-    evaluation.add_argument("--test_clips", type=int, default=10, help="--test_only: clips per video")
-    evaluation.add_argument("--test_crops", type=int, default=3, help="--test_only: crops per clip")
+    evaluation.add_argument(
+        "--test_clips", type=positive_int, default=10, help="--test_only: clips per video"
+    )
+    evaluation.add_argument("--test_crops", type=positive_int, default=3, help="--test_only: crops per clip")
     evaluation.add_argument(
         "--precise_bn_batches",
-        type=int,
+        type=count,
         default=0,
         help="re-estimate BN statistics on this many training batches before each validation (0: off)",
     )
@@ -508,4 +570,4 @@ def get_args_parser():
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main, get_args_parser()))
+    raise SystemExit(run_cli(main, get_args_parser(), check=check_args))

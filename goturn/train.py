@@ -25,7 +25,17 @@ from pathlib import Path
 import torch
 
 from common import distributed
-from common.cli import add_auto_bool_flag, add_bool_flag, add_pixels_on_flag, add_runtime_args
+from common.cli import (
+    add_auto_bool_flag,
+    add_bool_flag,
+    add_pixels_on_flag,
+    add_runtime_args,
+    count,
+    non_negative_float,
+    number,
+    positive_float,
+    positive_int,
+)
 from common.device import synchronize
 from common.errors import UserError, run_cli
 from common.loader import RunSteps, make_loader
@@ -206,6 +216,7 @@ def build_model(args, rt) -> GoturnNet:
 
 
 def main(args):
+    check_args(args)  # also run by run_cli; main() is called directly by the tests
     rt = setup_runtime(args)
     data = load_data(args, rt)
     model = build_model(args, rt)
@@ -231,6 +242,7 @@ def main(args):
         validate_every=args.val_every,
         val=NOT_VALIDATED,
         skipped_key="skipped_samples",
+        model_info={"model": "GOTURN"},
     )
     # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
     run.resume(args.resume, args.batch_size, validate_first=True)
@@ -248,7 +260,7 @@ def finish(run, meter, args, data, seconds: float) -> int:
     """The closing log line and result.json (the ModelZoo summary's figures)."""
     fps, global_batch, val = meter.samples_per_sec, args.batch_size * run.rt.world_size, run.state.val
     return run.finish(
-        summary=f"done: {run.state.step} steps in {seconds:.0f}s, {fps:.1f} examples/s "
+        summary=f"done: {run.steps_done()} in {seconds:.0f}s, {fps:.1f} examples/s "
         f"({fps / global_batch:.3f} it/s), data wait {100 * meter.data_wait_fraction:.1f}% of step "
         f"time, val loss {val['loss']:.4f}",
         skipped_what="unreadable samples were replaced",
@@ -267,6 +279,13 @@ def finish(run, meter, args, data, seconds: float) -> int:
     )
 
 
+def check_args(args) -> None:
+    """What parsing cannot check: flags against each other (run before anything starts, and all
+    that --check_args does with the output folder's checks)."""
+    if args.min_scale > args.max_scale:
+        raise UserError(f"--min_scale {args.min_scale} is above --max_scale {args.max_scale}")
+
+
 def get_args_parser():
     parser = argparse.ArgumentParser(
         description="Train GOTURN on ALOV300++ and ImageNet DET.",
@@ -278,7 +297,7 @@ def get_args_parser():
     data.add_argument("--imagenet_path", default="", help="DET folder if not DATA_PATH/ILSVRC2014_Det")
     data.add_argument(
         "--val_fraction",
-        type=float,
+        type=number(float, least=0, below=1),
         default=VAL_FRACTION,
         help="held out: this share of the ALOV videos of each category (at least 1) and of the DET folders",
     )
@@ -291,14 +310,20 @@ def get_args_parser():
     gen = parser.add_argument_group("example generator")
     gen.add_argument(
         "--examples_per_pair",
-        type=int,
+        type=count,
         default=10,
         help="synthetic examples per pair (kGeneratedExamplesPerImage), plus 1 true example",
     )
-    gen.add_argument("--lamda_shift", type=float, default=5.0, help="Laplace rate of the shift")
-    gen.add_argument("--lamda_scale", type=float, default=15.0, help="Laplace rate of the scale change")
-    gen.add_argument("--min_scale", type=float, default=-0.4, help="lower clip of the scale change")
-    gen.add_argument("--max_scale", type=float, default=0.4, help="upper clip of the scale change")
+    gen.add_argument("--lamda_shift", type=positive_float, default=5.0, help="Laplace rate of the shift")
+    gen.add_argument(
+        "--lamda_scale", type=positive_float, default=15.0, help="Laplace rate of the scale change"
+    )
+    gen.add_argument(
+        "--min_scale", type=number(float, above=-1), default=-0.4, help="lower clip of the scale change"
+    )
+    gen.add_argument(
+        "--max_scale", type=number(float, above=-1), default=0.4, help="upper clip of the scale change"
+    )
     add_pixels_on_flag(gen, "--crops_on", "cutting the 227x227 crops")
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -318,31 +343,38 @@ def get_args_parser():
         "except on Ascend NPUs, whose kernels use their own layouts)",
     )
     solver = parser.add_argument_group("solver (Caffe SGD)")
-    solver.add_argument("--batch_size", type=int, default=50, help="examples per device per step")
+    solver.add_argument("--batch_size", type=positive_int, default=50, help="examples per device per step")
     solver.add_argument(
-        "--lr", type=float, default=1e-6, help="base learning rate (FC weights x10, biases x20)"
+        "--lr", type=positive_float, default=1e-6, help="base learning rate (FC weights x10, biases x20)"
     )
-    solver.add_argument("--momentum", type=float, default=0.9)
-    solver.add_argument("--wd", type=float, default=5e-4, help="weight decay (FC weights only)")
-    solver.add_argument("--lr_step", type=int, default=100000, help="iterations between lr x gamma")
-    solver.add_argument("--gamma", type=float, default=0.1)
-    solver.add_argument("--epochs", type=int, default=20)
+    solver.add_argument("--momentum", type=number(float, least=0, below=1), default=0.9, help="SGD momentum")
+    solver.add_argument("--wd", type=non_negative_float, default=5e-4, help="weight decay (FC weights only)")
+    solver.add_argument("--lr_step", type=positive_int, default=100000, help="iterations between lr x gamma")
+    solver.add_argument(
+        "--gamma", type=positive_float, default=0.1, help="lr multiplier every --lr_step iterations"
+    )
+    solver.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=20,
+        help="passes over the training stream (or --max_steps first)",
+    )
     solver.add_argument(
         "--max_steps",
-        type=int,
+        type=count,
         default=450_000,
         help="stop after this many steps, the Caffe solver's max_iter (0: no limit)",
     )
     evaluation = parser.add_argument_group("validation")
     evaluation.add_argument(
         "--val_batches",
-        type=int,
+        type=count,
         default=100,
         help="fixed validation batches of 50 examples (0: no validation)",
     )
     evaluation.add_argument(
         "--val_every",
-        type=int,
+        type=count,
         default=0,
         help="also validate every N steps (0: at the start and after each epoch)",
     )
@@ -351,4 +383,4 @@ def get_args_parser():
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main, get_args_parser()))
+    raise SystemExit(run_cli(main, get_args_parser(), check=check_args))

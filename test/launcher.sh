@@ -18,12 +18,29 @@ set -uo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)
 PACKAGE=$(basename "$MODEL_DIR")
-PYTHON=${PYTHON:-python3}
+# The interpreter: $PYTHON when set, else the repository's .venv (what `make demo` and `make test`
+# install into), else python3 from PATH.
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3
+    [ -x "$REPO_ROOT/.venv/bin/python" ] && PYTHON="$REPO_ROOT/.venv/bin/python"
+fi
 # The launcher changes folder before running; a relative interpreter path must survive that.
 [[ $PYTHON == */* && $PYTHON != /* ]] && PYTHON="$(pwd)/$PYTHON"
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# What this script starts dies with it (common/orphans.py): a launcher killed with SIGKILL must
+# not leave torchrun or its ranks training on, beside the job a user restarts in the same folder.
+export ZOO_DIE_WITH_PARENT=1
 
 fail() { echo "error: $*" >&2; exit 2; }
+
+# One line instead of a ModuleNotFoundError traceback when the interpreter lacks the packages
+# (found without importing them: this takes a few milliseconds).
+command -v "$PYTHON" >/dev/null 2>&1 || fail "no Python interpreter '$PYTHON': set PYTHON=/path/to/python"
+MISSING=$("$PYTHON" -c 'import importlib.util as u
+print(" ".join(m for m in ("torch", "numpy", "cv2", "av", "loguru") if u.find_spec(m) is None))' 2>&1) \
+    || fail "cannot run $PYTHON: $MISSING"
+[ -z "$MISSING" ] || fail "$PYTHON lacks $MISSING: run 'make setup' in $REPO_ROOT (it makes .venv, \
+which the scripts use), activate the environment that has requirements.txt, or set PYTHON=/path/to/python"
 
 DATA_PATH="" NPROC=$RANK_SIZE NNODES=1 NODE_RANK=0 MASTER_ADDR_ARG="" MASTER_PORT_ARG=29500
 OUTPUT_DIR="" OVERRIDES=()
@@ -44,6 +61,10 @@ done
 for number in NPROC NNODES NODE_RANK; do
     [[ ${!number} =~ ^[0-9]+$ ]] || fail "--${number,,}=${!number} is not a whole number"
 done
+for number in NPROC NNODES; do
+    [ "${!number}" -ge 1 ] || fail "--${number,,}=${!number}: expected a whole number >= 1"
+done
+[ "$NODE_RANK" -lt "$NNODES" ] || fail "--node_rank=$NODE_RANK: expected below --nnodes=$NNODES"
 # shellcheck source=env_npu.sh
 source "$REPO_ROOT/test/env_npu.sh"
 # OpenMP threads that sleep instead of spinning while they wait. On a CPU shared with loader
@@ -80,10 +101,9 @@ CASE_NAME="${NETWORK}_bs$((BATCH_SIZE * RANK_SIZE))_${RANK_SIZE}p_${MODE}"
 DATA_PATH=$(cd "$DATA_PATH" && pwd)
 
 RUN_DIR=${OUTPUT_DIR:-"$MODEL_DIR/runs/$CASE_NAME"}
+# The run happens in the model folder: a relative --output_dir means the one seen from here.
+[[ $RUN_DIR != /* ]] && RUN_DIR="$(pwd)/$RUN_DIR"
 CASE_DIR="$MODEL_DIR/test/output/$ASCEND_DEVICE_ID"
-rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
-# A result from an earlier run must not be reported as this run's.
-rm -f "$RUN_DIR/result.json"
 LOG="$CASE_DIR/train_${ASCEND_DEVICE_ID}.log"
 
 ARGS=(--data_path "$DATA_PATH" --output_dir "$RUN_DIR" "${ARGS[@]}")
@@ -95,13 +115,20 @@ if [ "$RANK_SIZE" -gt 1 ]; then
     else
         RENDEZVOUS=(--standalone --nnodes 1)  # a free port is picked for us
     fi
-    COMMAND=("$PYTHON" -m torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
+    # torchrun is started through common.orphans, which asks for SIGTERM when this script dies;
+    # the ranks ask for it themselves when torchrun dies (common.runtime).
+    COMMAND=("$PYTHON" -m common.orphans torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
              -m "$MODULE" "${ARGS[@]}")
 else
     COMMAND=("$PYTHON" -m "$MODULE" "${ARGS[@]}")
 fi
 
 cd "$MODEL_DIR" || fail "cannot enter $MODEL_DIR"
+# The flags and the run folder are checked (one error line, exit 2) before anything of the
+# previous run is cleared: a mistyped flag must not cost the last good summary. Only node 0
+# writes the run folder, so the other nodes check the flags alone.
+ZOO_NODE_RANK=$NODE_RANK "$PYTHON" -m "$MODULE" "${ARGS[@]}" --check_args || exit $?
+rm -rf "$CASE_DIR" && mkdir -p "$CASE_DIR" "$RUN_DIR"
 {
     echo "case $CASE_NAME | $RANK_SIZE process(es) | data $DATA_PATH | run dir $RUN_DIR"
     echo "command: ${COMMAND[*]}"

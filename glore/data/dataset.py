@@ -148,7 +148,8 @@ class VideoViews(torch.utils.data.Dataset):
 
     View 0 is the centred clip's centre crop (clip accuracy). When clips x crops > 1 the
     K x M views of the video score follow, clip-major. All views' frames are read in one call,
-    so each frame is decoded once and a video file is decoded in one forward pass.
+    so each frame is decoded once and a video file is decoded in one forward pass, unless they
+    would hold more than READ_BUDGET bytes (``read_clips``).
     """
 
     def __init__(
@@ -191,12 +192,29 @@ class VideoViews(torch.utils.data.Dataset):
             if self.multi_view:
                 many = test_clip_indices(source.num_frames, self.clips, spec.clip_len, spec.interval)
                 clips = np.concatenate([clips, many])
-            frames = source.read(clips.ravel())
-        frames = frames.reshape(len(clips), spec.clip_len, *frames.shape[1:])
-        views = [self.centre(frames[0])]
-        if self.multi_view:
-            views += [view for clip in frames[1:] for view in self.multi.views(clip, range(self.crops))]
+            views = []
+            for number, frames in enumerate(read_clips(source, clips)):
+                if number == 0:
+                    views.append(self.centre(frames))
+                else:
+                    views += self.multi.views(frames, range(self.crops))
         return torch.stack(views)
+
+
+# Decoded frames one read may hold. Below it, every view of a video comes from one read (a video
+# file decoded in one pass); above it (a 4K video: 88 frames of 25 MB for 10 clips) the clips are
+# read one at a time, so memory is bounded by a clip, not the video. The views are the same.
+READ_BUDGET = 256 << 20
+
+
+def read_clips(source, clips: np.ndarray):
+    """Each clip's frames (T x H x W x 3) in turn, from ``source`` (glore.data.frames)."""
+    if clips.size * source.frame_bytes() <= READ_BUDGET:
+        frames = source.read(clips.ravel())
+        yield from frames.reshape(*clips.shape, *frames.shape[1:])
+        return
+    for clip in clips:
+        yield source.read(clip)
 
 
 def collate_views(batch):

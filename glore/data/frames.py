@@ -13,6 +13,7 @@ import os
 
 import av
 import numpy as np
+from PIL import Image
 
 from common.jpeg import decode_as_stored
 from common.video import upright
@@ -58,6 +59,16 @@ class RawFrames:
             raise DataError(f"frames folder {frame_dir} does not exist")
         self.path = frame_dir
         self.num_frames = num_frames if num_frames is not None else count_rawframes(frame_dir)
+
+    def frame_bytes(self) -> int:
+        """The size of one decoded frame, from the first JPEG's header (nothing decoded)."""
+        path = os.path.join(self.path, FRAME_TEMPLATE.format(1))
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (OSError, ValueError):
+            return 0  # read() names the frame
+        return width * height * 3
 
     def read(self, indices) -> np.ndarray:
         unique, inverse = np.unique(np.asarray(indices), return_inverse=True)
@@ -146,6 +157,11 @@ class VideoFile:
                 origin = first.pts
             _FIRST_PTS[self.path] = origin
         return origin
+
+    def frame_bytes(self) -> int:
+        """The size of one decoded RGB frame, from the stream's header."""
+        context = self._stream.codec_context
+        return int(context.width or 0) * int(context.height or 0) * 3
 
     def _frame_index(self, frame) -> int:
         return round((frame.pts - self._start_pts) * self._time_base * self._fps)

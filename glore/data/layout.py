@@ -61,17 +61,18 @@ def load_split(data_path: str, split: int = 1, data_format: str = "auto") -> Spl
     elif data_format not in FORMATS:
         raise ValueError(f"data format must be auto, rawframes or videos, got {data_format!r}")
 
-    class_names = None
+    class_names, class_index = None, None
     for place in CLASS_INDEX_PLACES:
         if os.path.isfile(os.path.join(root, place)):
             class_names = read_class_index(os.path.join(root, place))
+            class_index = (os.path.join(root, place), class_names)
             break
     num_classes = len(class_names) if class_names else None
     reader = read_rawframes_list if data_format == "rawframes" else read_videos_list
     media_root = os.path.join(root, data_format)
     train_list = list_path(root, "train", split, data_format)
-    train = reader(train_list, media_root, num_classes)
-    val = reader(list_path(root, "val", split, data_format), media_root, num_classes)
+    train = reader(train_list, media_root, num_classes, class_index)
+    val = reader(list_path(root, "val", split, data_format), media_root, num_classes, class_index)
     if class_names is None:
         class_names = class_names_from_records(train + val, source=train_list)
     return SplitData(train, val, class_names, data_format, root)

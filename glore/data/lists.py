@@ -35,7 +35,9 @@ class VideoRecord:
 def _lines(path):
     """Non-blank lines with their 1-based numbers; a missing file fails with its path."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Windows editors write one) would otherwise stick to the
+        # first path or number of the file.
+        with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as error:
         raise DataError(f"cannot read list file {path}: {error.strerror or error}") from error
@@ -106,8 +108,11 @@ def read_official_list(path, class_names: list[str], videos_root: str = "") -> l
     return records
 
 
-def read_rawframes_list(path, frames_root: str = "", num_classes: int | None = None) -> list[VideoRecord]:
-    """Records of an mmaction2 rawframes list: `Class/v_… <num_frames> <label0>`."""
+def read_rawframes_list(
+    path, frames_root: str = "", num_classes: int | None = None, class_index: tuple | None = None
+) -> list[VideoRecord]:
+    """Records of an mmaction2 rawframes list: `Class/v_… <num_frames> <label0>`. ``class_index``:
+    (classInd.txt's path, its class names), which each line's class folder must agree with."""
     records = []
     for number, fields in _lines(path):
         if len(fields) != 3:
@@ -116,19 +121,24 @@ def read_rawframes_list(path, frames_root: str = "", num_classes: int | None = N
             )
         num_frames = _int(fields[1], path, number, "frame count", 1)
         label = _check_label(_int(fields[2], path, number, "label", 0), num_classes, path, number)
+        _check_class(fields[0], label, class_index, path, number)
         records.append(VideoRecord(os.path.join(frames_root, fields[0]), label, num_frames))
     if not records:
         raise DataError(f"{path}: no videos listed")
     return records
 
 
-def read_videos_list(path, videos_root: str = "", num_classes: int | None = None) -> list[VideoRecord]:
-    """Records of an mmaction2 video list: `Class/v_….avi <label0>`."""
+def read_videos_list(
+    path, videos_root: str = "", num_classes: int | None = None, class_index: tuple | None = None
+) -> list[VideoRecord]:
+    """Records of an mmaction2 video list: `Class/v_….avi <label0>`; ``class_index`` as for
+    ``read_rawframes_list``."""
     records = []
     for number, fields in _lines(path):
         if len(fields) != 2:
             raise DataError(f"{path}:{number}: expected '<video file> <label>', got {' '.join(fields)!r}")
         label = _check_label(_int(fields[1], path, number, "label", 0), num_classes, path, number)
+        _check_class(fields[0], label, class_index, path, number)
         records.append(VideoRecord(os.path.join(videos_root, fields[0]), label))
     if not records:
         raise DataError(f"{path}: no videos listed")
@@ -139,6 +149,22 @@ def _check_label(label, num_classes, path, number):
     if num_classes is not None and label >= num_classes:
         raise DataError(f"{path}:{number}: label {label} is out of range for {num_classes} classes")
     return label
+
+
+def _check_class(listed: str, label: int, class_index: tuple | None, path, number) -> None:
+    """A line's class folder must be the class its label names in classInd.txt: a classInd.txt in
+    another order than the lists' labels would otherwise name every prediction wrongly. Case is
+    not compared (UCF-101 spells HandstandPushups both ways); a list without class folders is
+    not checked."""
+    if class_index is None or "/" not in listed.replace("\\", "/"):
+        return
+    index_path, class_names = class_index
+    folder, name = _class_of(listed), class_names[label]
+    if folder.lower() != name.lower():
+        raise DataError(
+            f"{path}:{number}: {listed} has label {label}, but {index_path} names label {label} "
+            f"{name!r} (index {label + 1}); the class index and the lists disagree about the order"
+        )
 
 
 def class_names_from_records(records: list[VideoRecord], source: str) -> list[str]:

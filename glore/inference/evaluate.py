@@ -13,7 +13,7 @@ Exact under torchrun (glore/inference/scoring.py); the report is glore/inference
 
 import argparse
 
-from common.cli import add_runtime_args
+from common.cli import add_runtime_args, positive_int
 from common.errors import run_cli
 from common.runtime import setup_runtime
 from glore.data.layout import list_path, load_split
@@ -23,7 +23,7 @@ from glore.inference.trained_model import labels_for_model, load_trained_model
 
 def main(args):
     args.output_dir = args.out or args.output_dir
-    rt = setup_runtime(args)
+    rt = setup_runtime(args, trains=False)
     trained = load_trained_model(args.checkpoint, rt.device)
     data = load_split(args.data_path, args.split, args.data_format)
     test_list = list_path(data.root, "val", args.split, data.data_format)
@@ -65,13 +65,16 @@ def get_args_parser():
         help="read extracted frames or decode the videos (auto: rawframes when listed)",
     )
     parser.add_argument(
-        "--clips", type=int, default=10, help="evenly spaced clips per video for video accuracy"
+        "--clips", type=positive_int, default=10, help="evenly spaced clips per video for video accuracy"
     )
     parser.add_argument(
-        "--crops", type=int, default=3, help="crops per clip along the long side for video accuracy"
+        "--crops", type=positive_int, default=3, help="crops per clip along the long side for video accuracy"
     )
     parser.add_argument(
-        "--batch_size", type=int, default=32, help="clips per forward pass (whole videos; at least one video)"
+        "--batch_size",
+        type=positive_int,
+        default=32,
+        help="clips per forward pass (whole videos; at least one video)",
     )
     parser.add_argument("--out", default=None, help="report folder (same as --output_dir)")
     add_runtime_args(parser)

@@ -12,6 +12,7 @@ import argparse
 
 import torch
 
+from common.cli import positive_int
 from common.device import resolve_device
 from common.errors import run_cli
 from glore.inference.trained_model import load_trained_model, predict_video
@@ -34,9 +35,9 @@ def get_args_parser():
         "input", metavar="VIDEO_or_FRAMES_DIR", help="a video file or a folder of img_*.jpg frames"
     )
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by glore.train")
-    parser.add_argument("--topk", type=int, default=5, help="how many classes to print")
-    parser.add_argument("--clips", type=int, default=10, help="evenly spaced clips to average over")
-    parser.add_argument("--crops", type=int, default=3, help="crops per clip along the long side")
+    parser.add_argument("--topk", type=positive_int, default=5, help="how many classes to print")
+    parser.add_argument("--clips", type=positive_int, default=10, help="evenly spaced clips to average over")
+    parser.add_argument("--crops", type=positive_int, default=3, help="crops per clip along the long side")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu, optionally :N")
     return parser
 

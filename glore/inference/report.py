@@ -1,12 +1,12 @@
 """The evaluation report: both accuracies with their definitions, per class, confusion matrices
 (JSON and PNG), per-video scores, and the speed they were measured at."""
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from common.atomic import write_json_atomically
 from common.errors import UserError
 from glore.data.clips import ClipInput
 from glore.inference.metrics import confusion_matrix, per_class_accuracy
@@ -108,7 +108,7 @@ def write_report(result: EvalResult, class_names: list[str], out_dir, names: lis
         plot_confusion(
             np.array(report[level]["confusion"]), class_names, title, out_dir / f"confusion_{level}.png"
         )
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomically(out_dir / "report.json", report)  # NaN (no video of a class) as null
     np.savez_compressed(
         out_dir / "scores.npz",
         names=np.array(names),

@@ -51,7 +51,7 @@ def read_ann_file(path: Path) -> tuple[list[Annotation], list[tuple[str, str]]]:
     message naming file, line and text. A line annotating an already
     annotated frame is bad; the first one is kept."""
     annotations, problems = [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:  # -sig: a BOM is dropped
         for line_number, line in enumerate(handle, start=1):
             text = line.strip()
             if text:

@@ -138,7 +138,7 @@ def read_box_file(path: Path, separators: str = ",\t ") -> np.ndarray:
     """Rows of four numbers, separated by any of ``separators``; a bad row
     raises DataError naming file and line."""
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # -sig: a BOM is dropped
         for line_number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text:
@@ -210,7 +210,8 @@ def read_got10k(root, split: str = "val") -> list[Sequence]:
         raise DataError(
             f"no GOT-10k list {list_file}: expected {root}/{split}/list.txt naming the sequence folders"
         )
-    names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+    lines = list_file.read_text(encoding="utf-8-sig").splitlines()  # -sig: a BOM is dropped
+    names = [line.strip() for line in lines if line.strip()]
     sequences = []
     for name in names:
         seq_dir = split_dir / name

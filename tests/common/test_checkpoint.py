@@ -127,3 +127,40 @@ def test_resume_keeps_this_runs_update_implementation():
     load_optimizer_state(plain, fused.state_dict())
     assert plain.param_groups[0]["fused"] is None and plain.param_groups[0]["lr"] == 0.1
     assert torch.equal(plain.state[weights]["momentum_buffer"], torch.ones(3))
+
+
+def test_disk_full_inside_torch_save_is_one_line(tmp_path, monkeypatch):
+    """A full disk as torch.save meets it: the file's write fails inside the zip writer, which
+    raises "[enforce fail at inline_container.cc] ..." (a RuntimeError): one line naming the path
+    and the cause; the old checkpoint stays and no temporary file is left."""
+    import common.atomic
+
+    path = tmp_path / "ckpt.pth"
+    save_checkpoint({"step": 1}, path)
+    real = common.atomic.tempfile.NamedTemporaryFile
+
+    def filling_up(*args, **kwargs):
+        handle = real(*args, **kwargs)
+        written = 0
+
+        def write(data):
+            nonlocal written
+            written += len(data)
+            if written > 1000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return handle.file.write(data)
+
+        handle.write = write
+        return handle
+
+    monkeypatch.setattr(common.atomic.tempfile, "NamedTemporaryFile", filling_up)
+    with pytest.raises(CheckpointError) as raised:
+        save_checkpoint({"step": 2, "w": torch.zeros(10_000)}, path)
+    assert str(raised.value) == (
+        f"could not write checkpoint {path}: No space left on device; the previous checkpoint, if any, "
+        "is unchanged"
+    )
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]

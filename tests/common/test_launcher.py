@@ -167,3 +167,119 @@ def test_env_npu_finds_cann_from_its_install_record(tmp_path, package):
         timeout=30,
     )
     assert "the Ascend environment is not set" in result.stderr or Path("/usr/local/Ascend").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_killed_launcher_leaves_no_process_behind(fake_model):
+    """SIGKILL of the 8p script: torchrun and both ranks end (they stop as a signalled run does)."""
+    from tests.helpers.processes import descendants, kill_all, wait_until_dead
+    from tests.reliability.test_faults import wait_for_line
+
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env.pop("ASCEND_DEVICE_ID", None)
+    launcher = subprocess.Popen(
+        [
+            "bash",
+            str(fake_model / "test" / "train_performance_8p.sh"),
+            f"--data_path={fake_model.parent / 'data'}",
+            "--nproc=2",
+            "--epochs=500",
+            "--step_seconds=0.05",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started = []
+    try:
+        wait_for_line(launcher, "training started", timeout=120)
+        started = descendants(launcher.pid)
+        assert len(started) >= 4  # tee, torchrun, two ranks
+        launcher.kill()
+        launcher.wait(timeout=30)
+        assert wait_until_dead(started, timeout=60) == [], "processes outlived their launcher"
+    finally:
+        kill_all(started)
+
+
+def test_flags_are_checked_before_the_last_summary_is_cleared(fake_model):
+    """A mistyped flag, or a run the folder refuses, ends with exit 2 before anything is
+    cleared: the last good summary and result.json stay."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    assert launch(fake_model, "train_full_1p.sh", data).returncode == 0
+    kept = [
+        fake_model / "test" / "output" / "0" / "Tiny_bs8_1p_acc.log",
+        fake_model / "test" / "output" / "0" / "train_0.log",
+        fake_model / "runs" / "Tiny_bs8_1p_acc" / "result.json",
+    ]
+    before = [path.read_text() for path in kept]
+    bogus = launch(fake_model, "train_full_1p.sh", data, "--bogus=1")
+    assert bogus.returncode == 2 and "unrecognized arguments: --bogus 1" in bogus.stderr
+    refused = launch(fake_model, "train_full_1p.sh", data)  # the folder holds the first run
+    assert refused.returncode == 2 and "holds a run" in refused.stderr
+    assert [path.read_text() for path in kept] == before
+    resumed = launch(fake_model, "train_full_1p.sh", data, "--resume=auto", "--epochs=3")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flag", ["--nproc=0", "--nnodes=0"])
+def test_zero_processes_or_nodes_are_refused(fake_model, flag):
+    result = launch(fake_model, "train_performance_8p.sh", f"--data_path={fake_model.parent / 'data'}", flag)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {flag}: expected a whole number >= 1"
+
+
+def test_the_scripts_use_the_repositorys_venv_or_say_what_to_activate(fake_model, tmp_path):
+    """Without PYTHON, a fresh shell's python3 from PATH lacks the packages (ModuleNotFoundError
+    traceback): the scripts take REPO/.venv when it is there; an interpreter without the
+    packages gets one line saying what to do."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    bare = tmp_path / "bare_python"
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')  # -S: no site-packages
+    bare.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "ASCEND_DEVICE_ID")}
+    result = subprocess.run(
+        ["bash", str(fake_model / "test" / "train_full_1p.sh"), data],
+        env={**env, "PYTHON": str(bare)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {bare} lacks torch numpy cv2 av loguru: run 'make setup' in {REPO_ROOT} (it makes .venv, "
+        "which the scripts use), activate the environment that has requirements.txt, or set "
+        "PYTHON=/path/to/python"
+    ]
+    if not (REPO_ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in this checkout")
+    path = f"{tmp_path}:/usr/bin:/bin"  # bare_python is no python3; /usr/bin's has no packages
+    (tmp_path / "python3").symlink_to(bare)
+    result = subprocess.run(
+        ["bash", str(fake_model / "test" / "train_full_1p.sh"), data],
+        env={**env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"command: {REPO_ROOT / '.venv' / 'bin' / 'python'} -m tests.helpers.tiny_train" in result.stdout
+
+
+def test_resuming_a_finished_run_keeps_its_summary(fake_model):
+    """Nothing left to train: the summary is the run's (it was ActualFPS = 0.000, TrainingTime =
+    nan), and the log says why nothing ran."""
+    data = f"--data_path={fake_model.parent / 'data'}"
+    first = launch(fake_model, "train_full_1p.sh", data)
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary = fake_model / "test" / "output" / "0" / "Tiny_bs8_1p_acc.log"
+    before = read_summary(summary)
+    again = launch(fake_model, "train_full_1p.sh", data, "--resume=auto")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "nothing left to train: it is at step 16, the end of epoch 2" in again.stdout
+    after = read_summary(summary)
+    assert {key: after[key] for key in ("ActualFPS", "TrainingTime", "TrainAccuracy")} == {
+        key: before[key] for key in ("ActualFPS", "TrainingTime", "TrainAccuracy")
+    }
+    assert float(after["ActualFPS"]) > 0

@@ -24,7 +24,7 @@ def test_resume_continues_bitwise(tmp_path):
     for key, value in straight.items():
         assert torch.equal(value, resumed[key]), key
     # Guards the check above: without --resume the same split gives other weights.
-    restarted = train(tmp_path, "split", "--epochs", "1")
+    restarted = train(tmp_path, "split", "--epochs", "1", "--fresh")
     assert not all(torch.equal(v, restarted[k]) for k, v in straight.items())
 
 
@@ -116,3 +116,85 @@ def test_compile_trains_like_eager(tmp_path):
         torch.testing.assert_close(compiled[key], value, rtol=1e-4, atol=1e-5)
     untrained = train(tmp_path, "untrained", "--epochs", "1", "--dropout", "0", "--max_steps", "1")
     assert not all(torch.equal(v, untrained[k]) for k, v in eager.items())
+
+
+def test_resume_with_another_batch_says_where_the_epoch_and_the_step_counter_go_on(tmp_path):
+    """8 examples per step for 3 steps, then 4 per step: the epoch goes on after its first 24
+    examples (this run's step 7 of 16), the step counter from 3 (it counts iterations), and the
+    log says both; --max_steps 10 then runs 7 steps."""
+    train(tmp_path, "run", "--epochs", "3", "--max_steps", "3", "--batch_size", "8")
+    out = tmp_path / "run"
+    result = run_python(
+        *TINY,
+        "--data_path",
+        str(tmp_path),
+        "--output_dir",
+        str(out),
+        "--epochs",
+        "3",
+        "--max_steps",
+        "10",
+        "--batch_size",
+        "4",
+        "--resume",
+        "auto",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "the checkpoint's run took 8 examples per step, this one 4: epoch 1 goes on after its first 24 "
+        "examples, from this run's step 7 of 16; the run's step counter goes on from 3 (it counts "
+        "iterations whatever their batch: loss.txt, --max_steps and the lr schedule)"
+    ) in result.stdout
+    saved = torch.load(out / "checkpoint.pth", weights_only=True)
+    assert (saved["epoch"], saved["step"], saved["step_in_epoch"]) == (0, 10, 13)
+    steps = [int(line.split()[0]) for line in (out / "loss.txt").read_text().splitlines()]
+    assert steps == list(range(1, 11))
+
+
+def test_costly_choices_are_said_with_the_reason(tmp_path, capsys):
+    """fp16 on a CPU (emulated, many times slower), more loader workers than cores, a fixed loss
+    scale that bf16 does not use: the run goes on, and the log says why it may not be wanted."""
+    from common.cli import cores_per_process
+    from tests.helpers.tiny_train import run_in_process
+
+    too_many = cores_per_process() + 1
+    code, out, _ = run_in_process(
+        tmp_path,
+        capsys,
+        "--max_steps",
+        "1",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp16",
+        "--workers",
+        str(too_many),
+    )
+    assert code == 0
+    assert "--precision fp16 on the CPU: its fp16 kernels are emulated" in out
+    assert (
+        f"--workers {too_many}: each loader worker is a process, and this one has {cores_per_process()}"
+        in out
+    )
+    code, out, _ = run_in_process(
+        tmp_path, capsys, "--max_steps", "1", "--precision", "bf16", "--loss-scale", "128", "--fresh"
+    )
+    assert code == 0
+    assert "--loss-scale 128 is ignored: loss scaling is for fp16, and this run is bf16" in out
+
+
+def test_resume_messages_count_as_the_progress_lines(tmp_path, capsys):
+    """Epochs from 1, the steps this process took beside the run's count."""
+    from tests.helpers.tiny_train import run_in_process
+
+    assert run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "3")[0] == 0
+    checkpoint = tmp_path / "run" / "checkpoint.pth"
+    code, out, _ = run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "8", "--resume", "auto")
+    assert code == 0
+    assert f"resumed from {checkpoint}: step 3, epoch 1 after its step 3" in out
+    assert "done: 5 steps (the run is at step 8)" in out
+    code, out, _ = run_in_process(tmp_path, capsys, "--epochs", "3", "--max_steps", "9", "--resume", "auto")
+    assert (
+        f"resumed from {checkpoint}: step 8, epoch 1 after its step 8" in out
+        and "done: 1 steps (the run is" in out
+    )

@@ -208,3 +208,48 @@ def test_auto_pretrained_finds_the_released_file(tmp_path, monkeypatch):
     )
     assert train.resolve_pretrained("none", "resnet50") is None
     assert train.resolve_pretrained("k.pth", "resnet50") == "k.pth"
+
+
+def test_resume_with_another_batch_counts_steps_in_this_runs_batches(tiny_data, tmp_path, capsys):
+    """GloRe counts the steps in the run's batches (its schedule is in epochs): 3 steps of 4
+    clips are 6 steps of 2. With --max_steps 6 nothing is left, and the run says so; with 8, two
+    steps are taken."""
+    out = tmp_path / "run"
+    run(tiny_data, out, "--workers", "0", "--max_steps", "3")
+    capsys.readouterr()
+    saved = run(tiny_data, out, "--workers", "0", "--max_steps", "6", "--batch_size", "2", "--resume", "auto")
+    log = capsys.readouterr().out
+    assert (
+        "the checkpoint's run took 4 examples per step, this one 2: epoch 1 goes on after its first 12 "
+        "examples, from this run's step 7 of 8; the run's step counter is counted in this run's batches: "
+        "its step 3 is this run's step 6"
+    ) in log
+    assert "nothing left to train: it is at step 6 and --max_steps is 6" in log
+    assert saved["step"] == 3, "nothing trained, nothing saved"
+    saved = run(tiny_data, out, "--workers", "0", "--max_steps", "8", "--batch_size", "2", "--resume", "auto")
+    assert saved["step"] == 8 and saved["lr_scheduler"]["last_epoch"] == 8
+
+
+def test_resuming_from_another_model_or_network_names_both(tiny_data, tmp_path):
+    """--resume with a GOTURN checkpoint, or with another --network: one line naming what the
+    checkpoint holds and what the run trains (it was load_state_dict's 135-line dump)."""
+    from common.errors import UserError
+
+    out = tmp_path / "run"
+    run(tiny_data, out, "--workers", "0", "--max_steps", "1")
+    path = out / "checkpoint.pth"
+    state = torch.load(path, weights_only=True)
+    classes = len(state["class_names"])
+    with pytest.raises(UserError) as raised:
+        run(tiny_data, out, "--workers", "0", "--network", "resnet50", "--resume", "auto")
+    assert str(raised.value) == (
+        f"checkpoint {path} holds a GloRe resnet14-tiny model with {classes} classes; this run trains a "
+        f"GloRe resnet50 model with {classes} classes: resume from a checkpoint of this model, or start "
+        "afresh (--fresh, or another --output_dir)"
+    )
+    torch.save({**state, "model_info": {"model": "GOTURN"}}, path)
+    with pytest.raises(
+        UserError,
+        match=f"holds a GOTURN model; this run trains a GloRe resnet14-tiny model with {classes} classes",
+    ):
+        run(tiny_data, out, "--workers", "0", "--resume", "auto")

@@ -110,7 +110,7 @@ def main(args):
     if run.reason != "signal" and rt.is_main:
         torch.save(model.state_dict(), Path(args.output_dir) / "final_weights.pt")
     return run.finish(
-        summary=f"done: {run.state.step} steps",
+        summary=f"done: {run.steps_done()}",
         skipped_what="skipped",
         network="Tiny",
         batch_size=args.batch_size * rt.world_size,
@@ -158,6 +158,18 @@ def get_args_parser():
         help="fault injection: ranks above 0 get output folders of their own",
     )
     return add_runtime_args(parser)
+
+
+def run_in_process(tmp_path, capsys, *extra):
+    """The tiny trainer through run_cli in this process, in ``tmp_path/run``: (exit status,
+    stdout, stderr) as a user would see them (``capsys``: pytest's fixture)."""
+    argv = ["--data_path", str(tmp_path), "--output_dir", str(tmp_path / "run"), "--tensorboard", "false"]
+    try:
+        code = run_cli(main, get_args_parser(), [*argv, "--workers", "0", *extra])
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 if __name__ == "__main__":

@@ -212,3 +212,24 @@ def test_fp16_overflow_that_never_ends_stops_the_run(tmp_path):
     message = result.stderr.strip()
     assert "30 fp16 steps in a row overflowed" in message
     assert str(tmp_path / "fp16" / "checkpoint.pth") in message
+
+
+def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
+    """The first Ctrl-C asks for a checkpoint at the end of the step; a second, during that step,
+    ends the process at once: one line naming the checkpoint left, no KeyboardInterrupt traceback."""
+    process = start(tmp_path, "run", "--epochs", "50", "--step_seconds", "1.5", "--save_every", "1")
+    wait_for_line(process, "checkpoint saved")  # step 1 done and saved; step 2 sleeps 1.5 s
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 1.0, "exited at once, not at the end of the step"
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    checkpoint = tmp_path / "run" / "checkpoint.pth"
+    assert [line for line in stderr.splitlines() if line.startswith("error:")] == [
+        "error: second SIGINT: stopped at once, without saving; resume from the last good checkpoint "
+        f"{checkpoint}"
+    ]
+    assert load_checkpoint(checkpoint)["step"] == 1

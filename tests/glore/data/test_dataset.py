@@ -29,3 +29,43 @@ def test_batch_sampler_splits_each_epoch_across_ranks_and_resumes_by_index():
 def test_batch_sampler_too_few_videos():
     with pytest.raises(ValueError, match="lower --batch_size"):
         TrainOrder(10, 4, seed=0, world_size=3)
+
+
+@pytest.mark.parametrize("kind", ["video", "rawframes"])
+def test_views_of_large_frames_are_read_a_clip_at_a_time_with_the_same_result(tmp_path, monkeypatch, kind):
+    """A video whose views would hold more than READ_BUDGET bytes of decoded frames (a 4K video:
+    88 frames of 25 MB for 10 clips) is read one clip at a time: the peak memory is a clip's,
+    and the views are those of one read."""
+    import tracemalloc
+
+    import numpy as np
+    import torch
+
+    from glore.data import dataset
+    from glore.data.clips import ClipInput
+    from glore.data.lists import VideoRecord
+    from tests.helpers.glore_fixtures import random_frames, write_rawframes, write_video
+
+    frames = random_frames(np.random.default_rng(0), 60, height=240, width=320)
+    path = tmp_path / "v.avi"
+    if kind == "video":
+        write_video(path, frames)
+    else:
+        path = tmp_path / "v"
+        write_rawframes(path, frames)
+    views = dataset.VideoViews([VideoRecord(str(path), 0)], ClipInput(4, 2, 16, 18), clips=5, crops=3)
+
+    def read_with_peak():
+        tracemalloc.start()
+        result = views[0][0]
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return result, peak
+
+    whole, whole_peak = read_with_peak()
+    clip_bytes = 4 * 240 * 320 * 3
+    monkeypatch.setattr(dataset, "READ_BUDGET", 2 * clip_bytes)
+    bounded, bounded_peak = read_with_peak()
+    assert torch.equal(whole, bounded)
+    assert whole_peak > 6 * clip_bytes  # 6 clips of 4 frames in one read
+    assert bounded_peak < 4 * clip_bytes, (bounded_peak, clip_bytes)

@@ -232,3 +232,27 @@ def test_layout_finds_lists_classes_and_format(tmp_path, official):
         load_split(str(root), split=1)
     with pytest.raises(DataError, match=r"python -m glore\.data\.prepare"):
         load_split(str(tmp_path))
+
+
+def test_a_class_index_in_another_order_than_the_lists_is_refused_naming_the_line(tmp_path, official):
+    """classInd.txt with two classes swapped: every prediction would carry the other's name."""
+    root = tmp_path / "data" / "ucf101"
+    (root / "annotations").mkdir(parents=True)
+    swapped = [
+        "JumpRope" if n == "JumpingJack" else "JumpingJack" if n == "JumpRope" else n for n in UCF101_CLASSES
+    ]
+    index = root / "annotations" / "classInd.txt"
+    index.write_text("".join(f"{i} {n}\n" for i, n in enumerate(swapped, 1)))
+    (root / "ucf101_train_split_1_rawframes.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 30 0\nJumpRope/v_JumpRope_g08_c01 30 47\n"
+    )
+    (root / "ucf101_val_split_1_rawframes.txt").write_text("YoYo/v_YoYo_g01_c01 30 100\n")
+    with pytest.raises(DataError) as raised:
+        load_split(str(root))
+    assert str(raised.value) == (
+        f"{root / 'ucf101_train_split_1_rawframes.txt'}:2: JumpRope/v_JumpRope_g08_c01 has label 47, but "
+        f"{index} names label 47 'JumpingJack' (index 48); the class index and the lists disagree about "
+        "the order"
+    )
+    index.write_text("".join(f"{i} {n}\n" for i, n in enumerate(UCF101_CLASSES, 1)))
+    assert load_split(str(root)).class_names == UCF101_CLASSES
