@@ -268,3 +268,24 @@ def _is_plain(value) -> bool:
         return True
     except TypeError:
         return False
+
+
+def warn_about_costly_choices(args, precision: str, device, log) -> None:
+    """Flags that run, but not as a user would expect: said once, with the reason."""
+    if precision == "fp16" and device.type == "cpu":
+        log.warning(
+            "--precision fp16 on the CPU: its fp16 kernels are emulated, many times slower "
+            "than fp32 (13x measured on GOTURN); bf16 is the CPU's half type (--precision bf16)"
+        )
+    if str(args.loss_scale) not in ("", "dynamic", "-1") and precision != "fp16":
+        log.warning(
+            f"--loss-scale {args.loss_scale} is ignored: loss scaling is for fp16, and this run "
+            f"is {precision}"
+        )
+    workers, cores = getattr(args, "workers", 0), cores_per_process()
+    if workers > cores:
+        log.warning(
+            f"--workers {workers}: each loader worker is a process, and this one has {cores} CPU "
+            f"core(s); more workers than cores only compete for them (default here: "
+            f"{default_workers()})"
+        )

@@ -19,6 +19,7 @@ import socket
 import time
 from pathlib import Path
 
+from common import distributed
 from common.checkpoint import LATEST
 from common.errors import UserError
 from common.summary import LOSS_FILE, RESULT_FILE
@@ -200,3 +201,23 @@ def check_run_folder(folder, *, resume: str | None, fresh: bool, trains: bool = 
     reason = refusal(folder, resume, fresh) if trains else None
     if reason:
         raise RunFolderError(reason)
+
+
+def claim_for_the_run(folder: Path, args, trains: bool, is_main: bool):
+    """Rank 0 creates and locks the output folder (``claim_run_folder``) before anything is
+    written there; every process ends with rank 0's error if it cannot. Collective."""
+    lock, note, error = None, None, None
+    if is_main:
+        try:
+            lock, note = claim_run_folder(
+                folder,
+                resume=getattr(args, "resume", None),
+                fresh=getattr(args, "fresh", False),
+                trains=trains,
+            )
+        except UserError as failure:
+            error = str(failure)
+    error = distributed.all_gather_object(error)[0]
+    if error:
+        raise UserError(error)
+    return lock, note

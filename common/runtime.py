@@ -13,7 +13,6 @@ concern each: ``rt.amp`` (common.precision: autocast, loss scaling, non-finite l
 loop's skeleton on top of them is common.training_run.
 """
 
-import platform
 from pathlib import Path
 
 import torch
@@ -21,19 +20,17 @@ from torch.nn.parallel import DistributedDataParallel
 
 from common import distributed
 from common.allocator import setup_host_allocator
-from common.atomic import write_json_atomically
-from common.cli import cores_per_process, default_workers, plain_args, trains_in
+from common.cli import plain_args, trains_in, warn_about_costly_choices
 from common.device import prefers_channels_last, resolve_backend, resolve_device, set_current_device
-from common.errors import UserError
 from common.logs import TensorBoard, setup_logging
 from common.orphans import die_with_parent, started_by_a_launcher
 from common.precision import MixedPrecision
 from common.run_checkpoints import RunCheckpoints
-from common.run_folder import claim_run_folder
+from common.run_folder import claim_for_the_run
 from common.seeding import seed_everything
 from common.steps import LossFile
 from common.stop_control import StopControl
-from common.summary import LOSS_FILE, RUN_INFO_FILE
+from common.summary import LOSS_FILE, write_run_info
 
 
 class Runtime:
@@ -54,7 +51,7 @@ class Runtime:
         distributed.init_process_group(info, self.backend, args.dist_timeout)
 
         self.output_dir = Path(args.output_dir)
-        self.folder_lock, folder_note = self._claim_run_folder(trains)
+        self.folder_lock, folder_note = claim_for_the_run(self.output_dir, args, trains, self.is_main)
         self.log = setup_logging(self.is_main, self.rank, str(self.output_dir / "train.log"))
         if folder_note:
             self.log.info(folder_note)
@@ -68,68 +65,14 @@ class Runtime:
         self.tensorboard = TensorBoard(str(self.output_dir / "tensorboard") if use_tensorboard else None)
         self.losses = LossFile(self.output_dir / LOSS_FILE, enabled=self.is_main)
         self.stop = StopControl(self.log, self.distributed, self.checkpoints.where_to_resume)
-        self._write_run_info()
-        self._warn_about_costly_choices()
+        if self.is_main:
+            write_run_info(self.output_dir, self, plain_args(args))
+        warn_about_costly_choices(args, self.amp.precision, self.device, self.log)
         self.log.info(
             f"device {self.device} | {self.world_size} process(es), backend "
             f"{self.backend if self.distributed else '-'} | precision {self.amp.precision} | "
             f"torch {torch.__version__} | seed {args.seed}"
         )
-
-    def _claim_run_folder(self, trains: bool):
-        """Rank 0 creates and locks the output folder (common.run_folder) before anything is
-        written there; every process ends with rank 0's error if it cannot."""
-        lock, note, error = None, None, None
-        if self.is_main:
-            try:
-                lock, note = claim_run_folder(
-                    self.output_dir,
-                    resume=getattr(self.args, "resume", None),
-                    fresh=getattr(self.args, "fresh", False),
-                    trains=trains,
-                )
-            except UserError as failure:
-                error = str(failure)
-        error = distributed.all_gather_object(error)[0]
-        if error:
-            raise UserError(error)
-        return lock, note
-
-    def _warn_about_costly_choices(self) -> None:
-        """Flags that run, but not as a user would expect: said once, with the reason."""
-        args, precision = self.args, self.amp.precision
-        if precision == "fp16" and self.device.type == "cpu":
-            self.log.warning(
-                "--precision fp16 on the CPU: its fp16 kernels are emulated, many times slower "
-                "than fp32 (13x measured on GOTURN); bf16 is the CPU's half type (--precision bf16)"
-            )
-        if str(args.loss_scale) not in ("", "dynamic", "-1") and precision != "fp16":
-            self.log.warning(
-                f"--loss-scale {args.loss_scale} is ignored: loss scaling is for fp16, and this run "
-                f"is {precision}"
-            )
-        workers, cores = getattr(args, "workers", 0), cores_per_process()
-        if workers > cores:
-            self.log.warning(
-                f"--workers {workers}: each loader worker is a process, and this one has {cores} CPU "
-                f"core(s); more workers than cores only compete for them (default here: "
-                f"{default_workers()})"
-            )
-
-    def _write_run_info(self) -> None:
-        if not self.is_main:
-            return
-        info = {
-            "device_type": self.device.type,
-            "device": str(self.device),
-            "world_size": self.world_size,
-            "backend": self.backend,
-            "precision": self.amp.precision,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "args": plain_args(self.args),
-        }
-        write_json_atomically(self.output_dir / RUN_INFO_FILE, info, sort_keys=True)
 
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """Compile (with --compile) and wrap in DDP for multi-process runs."""

@@ -7,14 +7,33 @@ file that ModelZoo users and their dashboards read.
 """
 
 import json
+import platform
 import shutil
 from pathlib import Path
+
+import torch
 
 from common.atomic import write_json_atomically
 
 RESULT_FILE = "result.json"
 RUN_INFO_FILE = "run_info.json"
 LOSS_FILE = "loss.txt"
+
+
+def write_run_info(output_dir, rt, args: dict) -> None:
+    """run_info.json: the device, processes, precision and versions of a run (the summary's
+    DeviceType), and its flags."""
+    info = {
+        "device_type": rt.device.type,
+        "device": str(rt.device),
+        "world_size": rt.world_size,
+        "backend": rt.backend,
+        "precision": rt.amp.precision,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "args": args,
+    }
+    write_json_atomically(Path(output_dir) / RUN_INFO_FILE, info, sort_keys=True)
 
 
 def write_result(

@@ -117,7 +117,7 @@ def test_derive_seed_is_stable_and_spreads():
 def test_resume_keeps_this_runs_update_implementation():
     """A checkpoint of a fused-SGD run (CUDA, fp32) resumed where fused is off (fp16, an NPU):
     the state comes back, the implementation stays this run's."""
-    from common.run_checkpoints import load_optimizer_state
+    from common.checkpoint_contents import load_optimizer_state
 
     weights = torch.nn.Parameter(torch.ones(3))
     fused = torch.optim.SGD([weights], lr=0.1, momentum=0.9, fused=True)
