@@ -149,7 +149,9 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"weights of model A")
     monkeypatch.setattr(
-        evaluate, "Tracker", lambda checkpoint, device, name: Tracker(ConstantNet(), device=device, name=name)
+        evaluate,
+        "Tracker",
+        lambda checkpoint, device, name, precision: Tracker(ConstantNet(), device, name, precision),
     )
     command = [
         "--checkpoint",

@@ -9,7 +9,8 @@ from PIL import Image
 
 from goturn.data.crops import crop_with_context, to_network_input
 from goturn.tracking import rendering, track
-from goturn.tracking.tracker import NoMotionTracker, Tracker
+from goturn.tracking.baselines import NoMotionTracker
+from goturn.tracking.tracker import Tracker
 from tests.conftest import run_python
 from tests.helpers.goturn_tracking_fixtures import (
     HEIGHT,
@@ -135,6 +136,8 @@ def test_track_command_line_writes_a_video_a_gif_and_the_boxes(tmp_path, tmp_pat
         str(tmp_path / "track.gif"),
         "--device",
         "cpu",
+        "--min_score",
+        "0.999",
     )
     assert result.returncode == 0, result.stderr
     assert "frames/s" in result.stdout
@@ -146,13 +149,19 @@ def test_track_command_line_writes_a_video_a_gif_and_the_boxes(tmp_path, tmp_pat
             break
         decoded.append(image)
     assert len(decoded) == len(frames) and decoded[0].shape == (HEIGHT, WIDTH, 3)
-    # Frame 0 shows the given box: its outline is drawn in the box colour.
+    # Frame 0 shows the given box: its outline is drawn in the box colour (score 1: not lost).
     x, y = round(MIDDLE_TARGET[0, 0]), round(MIDDLE_TARGET[0, 1] + MIDDLE_TARGET[0, 3] / 2)
     b, g, r = (int(v) for v in decoded[0][y, x])
-    assert r > 180 and b < 110, (r, g, b)
+    assert b > 180 and r < 110, (r, g, b)
     boxes = np.loadtxt(out.with_suffix(".txt"), delimiter=",")
     assert boxes.shape == (len(frames), 4)
     np.testing.assert_allclose(boxes[0], MIDDLE_TARGET[0], atol=1e-3)
+    # The scores in a file of their own, marked below --min_score; those frames' boxes are red.
+    scores = np.loadtxt(tmp_path / "out" / "track_score.txt", delimiter=",")
+    assert scores.shape == (len(frames), 2) and scores[0].tolist() == [1.0, 0.0]
+    assert ((scores[:, 0] >= 0) & (scores[:, 0] <= 1)).all()
+    np.testing.assert_array_equal(scores[:, 1], scores[:, 0] < 0.999)
+    assert f"{int(scores[:, 1].sum())} of {len(frames)} frames scored below" in result.stdout
     with Image.open(tmp_path / "track.gif") as gif:
         assert gif.n_frames == len(frames)
 
