@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from goturn.data.crops import crop_with_context, to_network_input
+from goturn.model import GoturnNet
 from goturn.tracking import rendering, track
 from goturn.tracking.baselines import NoMotionTracker
 from goturn.tracking.tracker import Tracker
@@ -177,3 +178,59 @@ def test_box_argument_is_checked():
     for bad in ("1,2,3", "1,2,0,4", "a,b,c,d"):
         with pytest.raises(Exception, match="x,y,w,h"):
             track.parse_box(bad)
+
+
+class StayingNet(GoturnNet):
+    """The demo's network (random towers) whose regression always answers "the object stayed":
+    the tracker's box stays put, so what its crop shows decides the score."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        super().__init__("caffenet-tiny")
+
+    def regress(self, target_codes, search_codes):
+        return torch.tensor([[2.5, 2.5, 7.5, 7.5]]).expand(len(search_codes), 4)
+
+
+def test_the_score_drops_when_the_object_leaves_the_box():
+    """Frames 0-3 show the object in the (fixed) box, frames 4-7 only the background: the
+    appearance score stays near 1 on the first, falls on the others; several targets get one
+    score each, and the toolkit's track() leaves them per frame."""
+    box = np.array([30.0, 20.0, 24.0, 20.0])
+    shown = [box] * 4 + [np.array([-60.0, -60.0, 24.0, 20.0])] * 4  # drawn off the image: gone
+    rng = np.random.default_rng(7)
+    background = rng.integers(0, 120, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frames = []
+    for x, y, w, h in shown:
+        frame = background.copy()
+        if x >= 0:
+            frame[int(y) : int(y + h), int(x) : int(x + w)] = (230, 200, 40)
+        frames.append(frame)
+    tracker = Tracker(StayingNet(), device="cpu")
+    tracker.init(frames[0], box)
+    assert tracker.last_score == 1.0
+    scores = []
+    for frame in frames[1:]:
+        np.testing.assert_allclose(tracker.update(frame), box, atol=1e-3)
+        scores.append(tracker.last_score)
+    present, gone = np.array(scores[:3]), np.array(scores[3:])
+    assert (gone >= 0).all() and (present <= 1).all()
+    assert present.min() > 0.99 and gone.max() < present.min() - 0.05, scores
+
+    tracker.init_targets(frames[0], [box, box + np.array([40.0, 20.0, 0.0, 0.0])])
+    tracker.update_targets(frames[5])
+    assert tracker.last_scores.shape == (2,) and np.isnan(tracker.last_score)
+
+
+def test_bf16_autocast_tracks_like_fp32():
+    frames = render_frames(MIDDLE_TARGET, seed=8)
+    torch.manual_seed(0)
+    model = GoturnNet("caffenet-tiny").eval()
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        tracker = Tracker(model, device="cpu", precision=precision)
+        assert tracker.precision == precision
+        tracker.init(frames[0], MIDDLE_TARGET[0])
+        runs[precision] = [[*tracker.update(frame), tracker.last_score] for frame in frames[1:3]]
+    np.testing.assert_allclose(runs["bf16"], runs["fp32"], atol=0.5)
+    assert Tracker(model, device="cpu").precision == "fp32"  # auto on a CPU
