@@ -55,6 +55,7 @@ from goturn.tracking.benchmark import (
     evaluate,
     file_sha256,
 )
+from goturn.tracking.lost_target import SCORES
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.tracker import Tracker
@@ -93,6 +94,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=INFERENCE_PRECISIONS,
         default="auto",
         help="GOTURN's autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
+    )
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        default="appearance",
+        help="GOTURN's lost-target score: appearance (free) or fb (forward-backward consistency, "
+        "about 1.5x the network time per frame); see goturn/tracking/lost_target.py",
     )
     parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
     parser.add_argument(
@@ -140,7 +148,9 @@ def main(args) -> dict:
     baselines = make_baselines(parse_baselines(args.baselines))
     if args.name in [baseline.name for baseline in baselines]:
         raise UserError(f"--name {args.name!r} is the name of a baseline; choose another")
-    tracker = Tracker(args.checkpoint, device=args.device, name=args.name, precision=args.precision)
+    tracker = Tracker(
+        args.checkpoint, device=args.device, name=args.name, precision=args.precision, score=args.score
+    )
     split = args.split or ("val" if args.dataset != "otb" else None)
     identity = {
         "checkpoint_sha256": file_sha256(args.checkpoint),
@@ -149,6 +159,7 @@ def main(args) -> dict:
         "data_path": str(Path(args.data_path).resolve()),
         "tracker": args.name,
         "precision": tracker.precision,
+        "score": args.score,
         **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
     }
     claim_output_dir(Path(args.out), identity, args.discard_stale, log)

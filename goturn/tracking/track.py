@@ -26,6 +26,7 @@ from PIL import Image
 from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
+from goturn.tracking.lost_target import SCORES
 from goturn.tracking.rendering import DEFAULT_FPS, VideoWriter, draw_label, draw_tracked, is_lost
 from goturn.tracking.sequences import IMAGE_SUFFIXES, list_images
 from goturn.tracking.tracker import Tracker
@@ -139,6 +140,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="auto",
         help="autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
     )
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        default="appearance",
+        help="lost-target score: appearance (free) or fb (forward-backward, about 1.5x the network time)",
+    )
     return parser
 
 
@@ -146,7 +153,7 @@ def main(args) -> dict:
     start = time.perf_counter()
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
         raise UserError(f"--min_score {args.min_score}: scores lie in [0, 1]")
-    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision)
+    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, score=args.score)
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS
     args.out.parent.mkdir(parents=True, exist_ok=True)

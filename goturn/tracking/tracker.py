@@ -7,6 +7,11 @@ crop), both with context and by the training code's own crop functions
 ``box_from_crop_units`` maps it back to the frame. The prediction is the next
 previous box. Boxes stay floats throughout.
 
+Each frame also gets a lost-target score in [0, 1] (``last_score``, per target
+``last_scores``; ``goturn.tracking.lost_target``): the target tower's features of
+the crop around the new box, which the next frame needs anyway, compared with the
+first frame's, so the score costs no network pass.
+
 Boxes are ``[x, y, w, h]`` in pixels; images RGB ``H x W x 3`` uint8 arrays
 (grey ``H x W`` too) or PIL images, as the GOT-10k toolkit passes them: an
 instance works unchanged as a ``got10k`` tracker (``name``,
@@ -32,6 +37,7 @@ from goturn.data.crops import (
     to_network_input,
 )
 from goturn.model import GoturnNet
+from goturn.tracking.lost_target import SCORES, AppearanceReference, forward_backward_score
 from goturn.weights import load_network
 
 # Smallest box side the tracker keeps, in pixels: a collapsed prediction
@@ -129,15 +135,6 @@ class SequenceTracker:
         return boxes, times
 
 
-def appearance_score(codes: torch.Tensor, first_codes: torch.Tensor) -> np.ndarray:
-    """How much each target still looks like itself in the first frame: the cosine of its
-    target-tower features (the crop around the new box) and those of its first crop. The
-    features are non-negative (pool5 of ReLUs), so the cosine lies in [0, 1]."""
-    codes, first_codes = codes.float(), first_codes.float()
-    similarity = torch.nn.functional.cosine_similarity(codes, first_codes, dim=1, eps=1e-12)
-    return similarity.clamp(0.0, 1.0).cpu().numpy().astype(np.float64)
-
-
 class Tracker(SequenceTracker):
     """GOTURN tracking one or several targets.
 
@@ -146,25 +143,36 @@ class Tracker(SequenceTracker):
     ``encode_search`` and ``regress`` there is no lost-target score). ``device``:
     auto|cpu|cuda|npu[:N] or a torch.device. ``precision``: auto|fp32|bf16|fp16 (autocast;
     auto: fp32 on a CPU, half precision on accelerators, see ``inference_precision``).
+    ``score``: the lost-target score, ``appearance`` or ``fb`` (see ``lost_target``).
 
     Per frame, the target tower runs once, on the crop around the new box: its features are
-    the next frame's target and, compared with the first frame's, the frame's score
-    (``last_scores``, one per target; ``last_score`` for one target): the same work as one
-    plain forward of the network per frame.
+    the next frame's target and, compared with the first frame's, the frame's appearance score
+    (``last_scores``, one per target; ``last_score`` for one target). That is the work of one
+    plain forward of the network per frame; ``score="fb"`` adds a backward pass.
     """
 
-    def __init__(self, checkpoint, device="auto", name: str = "GOTURN", precision: str = "auto"):
+    def __init__(
+        self,
+        checkpoint,
+        device="auto",
+        name: str = "GOTURN",
+        precision: str = "auto",
+        score: str = "appearance",
+    ):
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
         self.precision = inference_precision(precision, self.device)
         model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
         self.model = model.to(self.device).eval()
         self.name = name
+        self.score = score
         # GoturnNet's parts: the target features are kept from frame to frame.
         self._split = all(hasattr(model, part) for part in ("encode_target", "encode_search", "regress"))
         self._previous_image: np.ndarray | None = None
         self._previous_boxes: np.ndarray | None = None  # K x 4 corners
         self._target_codes: torch.Tensor | None = None  # K x features, of the previous boxes
-        self._first_codes: torch.Tensor | None = None  # K x features, of the first boxes
+        self._reference: AppearanceReference | None = None  # of the first boxes
         self.last_scores = np.zeros(0)
 
     @property
@@ -197,7 +205,8 @@ class Tracker(SequenceTracker):
             )
         self._previous_image, self._previous_boxes = image, corners
         if self._split:
-            self._target_codes = self._first_codes = self._encode_targets(image, corners)
+            self._target_codes = self._encode_targets(image, corners)
+            self._reference = AppearanceReference(self._target_codes)
             self.last_scores = np.ones(len(corners))
         else:
             self.last_scores = np.full(len(corners), np.nan)
@@ -208,7 +217,6 @@ class Tracker(SequenceTracker):
         if self._previous_boxes is None:
             raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
         current = to_bgr_array(image)
-        height, width = current.shape[:2]
         searches, geometries = self._crops(current, self._previous_boxes)
         with torch.inference_mode(), autocast(self.device, self.precision):
             if self._split:
@@ -216,23 +224,39 @@ class Tracker(SequenceTracker):
             else:
                 targets, _ = self._crops(self._previous_image, self._previous_boxes)
                 units = self.model(targets, searches)
+        boxes = self._boxes(units, geometries, current)
+        if self._split:
+            self._target_codes = self._encode_targets(current, boxes)
+            if self.score == "fb":
+                self.last_scores = self._forward_backward(boxes)
+            else:
+                self.last_scores = self._reference.score(self._target_codes)
+        self._previous_image, self._previous_boxes = current, boxes
+        return corners_to_xywh(boxes)
+
+    def _boxes(self, units: torch.Tensor, geometries: list[CropGeometry], image: np.ndarray) -> np.ndarray:
+        """The network's answers (crop units) as boxes (corners) in ``image``."""
         units = units.float().cpu().numpy()
         if not np.isfinite(units).all():
             raise FloatingPointError(
                 "the network returned NaN or Inf; the checkpoint's weights are broken "
                 "(a diverged training run?)"
             )
-        boxes = np.stack(
+        height, width = image.shape[:2]
+        return np.stack(
             [
                 keep_in_image(box_from_crop_units(u, g, width, height), width, height)
                 for u, g in zip(units, geometries)
             ]
         )
-        if self._split:
-            self._target_codes = self._encode_targets(current, boxes)
-            self.last_scores = appearance_score(self._target_codes, self._first_codes)
-        self._previous_image, self._previous_boxes = current, boxes
-        return corners_to_xywh(boxes)
+
+    def _forward_backward(self, boxes: np.ndarray) -> np.ndarray:
+        """Track the new boxes back into the previous frame; their IoU with the previous boxes."""
+        searches, geometries = self._crops(self._previous_image, boxes)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            units = self.model.regress(self._target_codes, self.model.encode_search(searches))
+        back = self._boxes(units, geometries, self._previous_image)
+        return forward_backward_score(back, self._previous_boxes)
 
     def _crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, list[CropGeometry]]:
         """The network input of the context crops of ``boxes`` in ``image``, and their geometry."""

@@ -151,7 +151,9 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(
         evaluate,
         "Tracker",
-        lambda checkpoint, device, name, precision: Tracker(ConstantNet(), device, name, precision),
+        lambda checkpoint, device, name, precision, score: Tracker(
+            ConstantNet(), device, name, precision, score
+        ),
     )
     command = [
         "--checkpoint",

@@ -234,3 +234,34 @@ def test_bf16_autocast_tracks_like_fp32():
         runs[precision] = [[*tracker.update(frame), tracker.last_score] for frame in frames[1:3]]
     np.testing.assert_allclose(runs["bf16"], runs["fp32"], atol=0.5)
     assert Tracker(model, device="cpu").precision == "fp32"  # auto on a CPU
+
+
+class JumpingNet(StayingNet):
+    """Forward passes answer "moved one box width right", backward passes "stayed": the box
+    tracked back does not return to where it came from."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def regress(self, target_codes, search_codes):
+        self.calls += 1
+        forward = self.calls % 2 == 1
+        units = [7.5, 2.5, 12.5, 7.5] if forward else [2.5, 2.5, 7.5, 7.5]
+        return torch.tensor([units]).expand(len(search_codes), 4)
+
+
+def test_the_forward_backward_score_is_the_iou_of_the_way_back():
+    frames = render_frames(MIDDLE_TARGET, seed=9)
+    box = [20.0, 20.0, 16.0, 12.0]
+    consistent = Tracker(StayingNet(), device="cpu", score="fb")
+    consistent.init(frames[0], box)
+    consistent.update(frames[1])
+    assert consistent.last_score == pytest.approx(1.0)
+    jumping = Tracker(JumpingNet(), device="cpu", score="fb")
+    jumping.init(frames[0], box)
+    moved = jumping.update(frames[1])
+    assert moved[0] == pytest.approx(box[0] + box[2]) and jumping.model.calls == 2
+    assert jumping.last_score == pytest.approx(0.0)  # back where it jumped to: no overlap
+    with pytest.raises(ValueError, match="score must be one of"):
+        Tracker(StayingNet(), device="cpu", score="psr")
