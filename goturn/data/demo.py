@@ -13,11 +13,11 @@ textured, cluttered background. The 14 categories carry ALOV300++'s names,
 and each adds what its name says (``CATEGORIES``): light changes, a texture
 that changes, a highlight, a see-through object, a changing shape, jerky
 motion, a panning camera, more clutter, a look-alike distractor, low
-contrast, an occluder passing in front, a camera that pans away from the
-object and back, a zoom, a longer video in which the object walks out of
-the picture and back. As in ALOV, occluded objects keep their box (where they
-are behind the occluder); an object partly outside the picture is annotated
-by its visible part, and one (nearly) outside is not annotated.
+contrast, an occluder passing in front, a fast camera pan, a zoom, a longer
+video in which the object walks out of the picture for a while and comes
+back. As in ALOV, occluded objects keep their box (where they are behind the
+occluder); an object partly outside the picture is annotated by its visible
+part, and one (nearly) outside is not annotated.
 
 DET images hold 1-3 such objects; the set also contains what the loaders must
 filter: objects larger than 0.66 of the image, a folder of negatives
@@ -41,7 +41,7 @@ import numpy as np
 
 from common.atomic import replace_folder
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "4"
 MARKER = ".complete"
 DET_FOLDERS = 8
 WIDTH, HEIGHT = 320, 240
@@ -65,7 +65,6 @@ class Category:
     distractor: bool = False  # a look-alike object moving nearby
     low_contrast: bool = False  # object colours close to the background's
     occluder: bool = False  # an opaque object crosses in front
-    pan_away: bool = False  # the camera pans away from the object and back
     zoom: float = 0.0  # amplitude of the camera zoom
     walk_out: bool = False  # the object walks out of the picture and back
     length: float = 1.0  # frames x this
@@ -75,7 +74,7 @@ CATEGORIES = {
     "01-Light": Category(light=0.35),
     "02-SurfaceCover": Category(texture_change=True),
     "03-Specularity": Category(highlight=True),
-    "04-Transparency": Category(opacity=0.7),
+    "04-Transparency": Category(opacity=0.8),
     "05-Shape": Category(shape_change=0.3),
     "06-MotionSmoothness": Category(jerk=1.0),
     "07-MotionCoherence": Category(pan=1.5),
@@ -83,7 +82,7 @@ CATEGORIES = {
     "09-Confusion": Category(distractor=True),
     "10-LowContrast": Category(low_contrast=True),
     "11-Occlusion": Category(occluder=True),
-    "12-MovingCamera": Category(pan_away=True),
+    "12-MovingCamera": Category(pan=6.0),
     "13-ZoomingCamera": Category(zoom=0.35),
     "14-LongDuration": Category(walk_out=True, length=2.0),
 }
@@ -160,12 +159,12 @@ def smooth_step(t: np.ndarray, start: float, stop: float) -> np.ndarray:
 
 
 def excursion(frames: int, rng: np.random.Generator) -> np.ndarray:
-    """0 -> 1 -> 0 over the middle of a video: out, a while away, back."""
+    """0 -> 1 -> 0 in the second half of a video: on the way out, a while away (1), back."""
     t = np.arange(frames, dtype=np.float64)
-    leave = rng.uniform(0.2, 0.3) * frames
-    away = rng.uniform(0.45, 0.55) * frames
-    ramp = 0.12 * frames
-    return smooth_step(t, leave, leave + ramp) - smooth_step(t, away, away + ramp)
+    leave = rng.uniform(0.5, 0.55) * frames
+    back = rng.uniform(0.68, 0.72) * frames
+    ramp = 0.08 * frames
+    return smooth_step(t, leave, leave + ramp) - smooth_step(t, back, back + ramp)
 
 
 def object_track(
@@ -189,9 +188,9 @@ def object_track(
         scale = 1.0 + 0.3 * np.sin(phase + 2 * np.pi * t / period)
         stretch = 1.0 + shape_change * np.sin(shape_phase + 2 * np.pi * t / 30)
         w, h = base_w * scale / np.sqrt(stretch), base_w * aspect * scale * np.sqrt(stretch)
-        velocity = 0.9 * velocity + rng.normal(0, 0.9 * (1 + jerk), 2)
+        velocity = 0.9 * velocity + rng.normal(0, 0.9 * (1 + 0.5 * jerk), 2)
         if jerk and rng.random() < 0.08:
-            velocity += rng.normal(0, 5.0 * jerk, 2)
+            velocity += rng.normal(0, 2.0 * jerk, 2)
         centre = centre + velocity
         low, high = np.array([w / 2 + 2, h / 2 + 2]), np.array([width - w / 2 - 2, height - h / 2 - 2])
         bounced = (centre < low) | (centre > high)
@@ -232,13 +231,6 @@ def camera_for(
         # path is in the picture (render_video moves it with the camera).
         span = world_w - WIDTH
         origins[:, 0] = span / 2 + span / 2 * np.sin(rng.uniform(0, 2 * np.pi) + t * category.pan / span)
-    if category.pan_away:
-        # Start centred on the object, swing far enough that it leaves the picture, come back.
-        side = rng.choice([-1.0, 1.0])
-        start = track[0, [0, 2]].mean() - WIDTH / 2
-        distance = WIDTH / 2 + (track[:, 2] - track[:, 0]).max() + 10
-        origins[:, 0] = start + side * distance * excursion(frames, rng)
-        origins[:, 1] = track[0, [1, 3]].mean() - HEIGHT / 2
     if category.zoom:
         zooms = 1.0 + category.zoom * np.sin(rng.uniform(0, 2 * np.pi) + 2 * np.pi * t / frames)
         # Zoom about the object's path so it stays in view.
@@ -268,24 +260,22 @@ def render_video(category: Category, rng: np.random.Generator, frames: int):
     """The frames (BGR uint8) and the object's box in each frame (None where
     it is not annotated)."""
     frames = round(frames * category.length)
-    world_w = 2 * WIDTH if (category.pan or category.pan_away or category.zoom) else WIDTH
-    world_h = 2 * HEIGHT if category.zoom or category.pan_away else HEIGHT
+    world_w = 2 * WIDTH if (category.pan or category.zoom) else WIDTH
+    world_h = 2 * HEIGHT if category.zoom else HEIGHT
     scene = background(rng, world_w, world_h, category.clutter)
     colours = low_contrast_colours(rng, scene) if category.low_contrast else None
     texture, mask = object_texture(rng, colours=colours)
     other_texture = object_texture(rng)[0] if category.texture_change else None
     area = (world_w, world_h)
-    if category.pan_away or category.pan:
-        # The object stays near the world's middle; the camera goes away from it.
+    if category.pan:
+        # The object moves in the picture; the camera's pan is added below (the background moves).
         area = (WIDTH, HEIGHT)
     track = object_track(rng, frames, *area, jerk=category.jerk, shape_change=category.shape_change)
-    if category.pan_away:
-        track += np.array([WIDTH / 2, HEIGHT / 2] * 2)
     if category.walk_out:
-        side = rng.choice([-1.0, 1.0])
-        distance = WIDTH / 2 + (track[:, 2] - track[:, 0]).max() + 20
-        shift = side * distance * excursion(frames, rng)
-        track[:, [0, 2]] += shift[:, None]
+        # Out through the nearer side, far enough to be wholly outside, then back.
+        side = -1.0 if track[:, [0, 2]].mean() < WIDTH / 2 else 1.0
+        distance = track[:, 2].max() + 10 if side < 0 else WIDTH - track[:, 0].min() + 10
+        track[:, [0, 2]] += (side * distance * excursion(frames, rng))[:, None]
     camera = camera_for(category, rng, frames, track, (world_w, world_h))
     if category.pan:
         track += np.concatenate([camera.origins, camera.origins], axis=1)
@@ -330,7 +320,7 @@ def add_highlight(image: np.ndarray, box: np.ndarray, t: int) -> None:
     size = int(np.ceil(3 * radius)) | 1
     ix, iy = round(cx) - size // 2, round(cy) - size // 2
     yy, xx = np.mgrid[0:size, 0:size] - size // 2
-    spot = np.exp(-(xx**2 + yy**2) / (2 * radius**2))[..., None] * 200
+    spot = np.exp(-(xx**2 + yy**2) / (2 * radius**2))[..., None] * 80
     tx1, ty1 = max(ix, 0), max(iy, 0)
     tx2, ty2 = min(ix + size, image.shape[1]), min(iy + size, image.shape[0])
     if tx2 > tx1 and ty2 > ty1:

@@ -55,7 +55,10 @@ def opencv_factory(name: str):
 
 
 class OpenCVTracker(SequenceTracker):
-    """An OpenCV tracker (default parameters) behind the toolkit interface."""
+    """An OpenCV tracker (default parameters) behind the toolkit interface. It runs on one
+    thread, so an evaluation may run several side by side (``benchmark.run_trackers``)."""
+
+    single_threaded = True
 
     def __init__(self, name: str):
         if name not in OPENCV_TRACKERS:

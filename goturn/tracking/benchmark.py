@@ -6,11 +6,15 @@ command line built on this module.
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from common.atomic import write_json_atomically, write_text_atomically
@@ -137,25 +141,56 @@ def run_supervised(tracker, sequence: Sequence, image_size) -> metrics.Supervise
     return record
 
 
-def run_trackers(trackers, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
-    """Record every tracker on every sequence that has no result yet."""
+def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
+    """Record one tracker on every sequence that has no result yet."""
+    for number, sequence in enumerate(sequences, start=1):
+        where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
+        if files.boxes_path(tracker.name, sequence.name).is_file():
+            log.info(f"{where}: result found, skipped")
+        else:
+            start = time.perf_counter()
+            boxes, times = tracker.track(sequence.frames, sequence.init_box)
+            # Any GOT-10k toolkit tracker runs; ours also leave their per-frame scores.
+            files.write(tracker.name, sequence, boxes, times, getattr(tracker, "track_scores", None))
+            log.info(
+                f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
+                f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)"
+            )
+        if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
+            record = run_supervised(tracker, sequence, sequence.image_size())
+            files.write_supervised(tracker.name, sequence.name, record)
+
+
+def _run_in_worker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool) -> None:
+    run_tracker(tracker, sequences, files, supervised, setup_logging(True, 0))
+
+
+def _one_thread_worker() -> None:
+    """Worker processes run one thread each: they share the cores with each other."""
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def run_trackers(
+    trackers, sequences: list[Sequence], files: ResultFiles, supervised: bool, log, jobs: int = 1
+) -> None:
+    """Record every tracker on every sequence that has no result yet. With ``jobs`` > 1 the
+    trackers that mark themselves ``single_threaded`` (OpenCV's) run side by side in that many
+    worker processes, one thread each, after the others (GOTURN, with all its threads) have run
+    here: on a CPU, OpenCV's trackers take most of an evaluation's time."""
+    in_workers = [t for t in trackers if getattr(t, "single_threaded", False)] if jobs > 1 else []
     for tracker in trackers:
-        for number, sequence in enumerate(sequences, start=1):
-            where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
-            if files.boxes_path(tracker.name, sequence.name).is_file():
-                log.info(f"{where}: result found, skipped")
-            else:
-                start = time.perf_counter()
-                boxes, times = tracker.track(sequence.frames, sequence.init_box)
-                # Any GOT-10k toolkit tracker runs; ours also leave their per-frame scores.
-                files.write(tracker.name, sequence, boxes, times, getattr(tracker, "track_scores", None))
-                log.info(
-                    f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
-                    f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)"
-                )
-            if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
-                record = run_supervised(tracker, sequence, sequence.image_size())
-                files.write_supervised(tracker.name, sequence.name, record)
+        if tracker not in in_workers:
+            run_tracker(tracker, sequences, files, supervised, log)
+    if not in_workers:
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding thread pools
+    workers = min(jobs, len(in_workers))
+    log.info(f"{', '.join(t.name for t in in_workers)}: in {workers} worker processes, one thread each")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_worker) as pool:
+        runs = [pool.submit(_run_in_worker, t, sequences, files, supervised) for t in in_workers]
+        for run in runs:
+            run.result()  # a worker's error is raised here
 
 
 def write_ground_truth(out_dir: Path, sequences: list[Sequence]) -> None:
@@ -208,9 +243,11 @@ def evaluate(
     supervised: bool = True,
     context: dict | None = None,
     log=None,
+    jobs: int = 1,
 ) -> dict:
     """Run ``tracker`` and its ``baselines`` (default: no motion) over ``sequences``, write
     results, report.json, report.md and the plots into ``out_dir``; returns the report.
+    ``jobs``: processes for the single-threaded baselines (see ``run_trackers``).
     Usable from training to score a model on the validation videos."""
     log = log or setup_logging(True, 0)
     context = context or {}
@@ -222,7 +259,7 @@ def evaluate(
         raise ValueError(f"tracker names must differ (result folders are named after them): {names}")
     write_ground_truth(out_dir, sequences)
     scorable = any(metrics.annotated_rows(s.ground_truth).sum() >= 2 for s in sequences)
-    run_trackers([tracker, *baselines], sequences, files, supervised and scorable, log)
+    run_trackers([tracker, *baselines], sequences, files, supervised and scorable, log, jobs)
     if not scorable:
         log.warning(
             "no sequence has ground truth beyond its first frame (a test split?): results are "

@@ -36,6 +36,7 @@ the files, as the toolkit would.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,10 @@ from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.tracker import Tracker
 from goturn.weights import training_args
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -122,6 +127,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="worker processes for OpenCV's trackers, one thread each, side by side after GOTURN "
+        "(default: the cores; 1: one after the other in this process)",
+    )
+    parser.add_argument(
         "--min_score",
         type=float,
         default=None,
@@ -182,6 +194,7 @@ def main(args) -> dict:
         supervised=args.supervised,
         context=context,
         log=log,
+        jobs=max(1, args.jobs),
     )
     for name, numbers in report.get("summary", {}).items():
         log.info(

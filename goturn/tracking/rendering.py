@@ -49,6 +49,16 @@ def draw_tracked(image: np.ndarray, box, score: float | None = None, min_score: 
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
 
 
+def gif_frame(rgb: np.ndarray) -> Image.Image:
+    """A frame for an animated GIF: 255 colours by fast octree quantisation. Left to Pillow's
+    default palette, the RGB frames took 92x as long (16 demo frames: 27.7 s against 0.30 s)."""
+    return Image.fromarray(rgb).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
+
+
+def save_gif(path: Path, frames: list[Image.Image], fps: float) -> None:
+    frames[0].save(path, save_all=True, append_images=frames[1:], loop=0, duration=round(1000 / fps))
+
+
 class VideoWriter:
     """MP4 via PyAV: H.264 where the FFmpeg build has it (browsers play it),
     else MPEG-4 Part 2; yuv420p, so frames are cut to even sizes."""
@@ -99,11 +109,9 @@ def render_track(
                 writer = VideoWriter(video_path, fps, frame.shape[1], frame.shape[0])
             writer.write(frame)
             if gif_path is not None:
-                gif_frames.append(Image.fromarray(frame))
+                gif_frames.append(gif_frame(frame))
     finally:
         if writer is not None:
             writer.close()
     if gif_frames:
-        gif_frames[0].save(
-            gif_path, save_all=True, append_images=gif_frames[1:], loop=0, duration=round(1000 / fps)
-        )
+        save_gif(gif_path, gif_frames, fps)

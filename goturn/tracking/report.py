@@ -30,7 +30,9 @@ DEFINITIONS = {
     "alov": "F-score per video (TP: IoU >= t; a miss is one FP and one FN), first frame excluded, "
     "averaged over videos",
     "speed": "fps = frames tracked / seconds spent in update() (image decoding excluded); "
-    "toolkit_speed_fps = the toolkit's mean over sequences of mean(1 / seconds per frame)",
+    "toolkit_speed_fps = the toolkit's mean over sequences of mean(1 / seconds per frame); GOTURN runs "
+    "with torch's threads, OpenCV's trackers on one thread each (with --jobs > 1 side by side, one per "
+    "core)",
     "rows": "result files hold one row per annotated frame (ALOV annotates about every 5th frame), "
     "row 0 being the initialisation frame; tracks/ holds every frame",
     "lost_target": "the tracker's per-frame score (GOTURN: appearance against the first frame; OpenCV: "

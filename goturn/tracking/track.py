@@ -27,7 +27,15 @@ from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
 from goturn.tracking.lost_target import SCORES
-from goturn.tracking.rendering import DEFAULT_FPS, VideoWriter, draw_label, draw_tracked, is_lost
+from goturn.tracking.rendering import (
+    DEFAULT_FPS,
+    VideoWriter,
+    draw_label,
+    draw_tracked,
+    gif_frame,
+    is_lost,
+    save_gif,
+)
 from goturn.tracking.sequences import IMAGE_SUFFIXES, list_images
 from goturn.tracking.tracker import Tracker
 
@@ -168,7 +176,7 @@ def main(args) -> dict:
             writer = VideoWriter(args.out, fps, frame.shape[1], frame.shape[0])
         writer.write(drawn)
         if args.gif is not None:
-            gif_frames.append(Image.fromarray(drawn))
+            gif_frames.append(gif_frame(drawn))
 
     loop_start = time.perf_counter()
     try:
@@ -182,9 +190,7 @@ def main(args) -> dict:
     scores_path = args.scores or boxes_path.with_name(boxes_path.stem + "_score.txt")
     scores_path.write_text(score_lines(scores, args.min_score))
     if args.gif is not None:
-        gif_frames[0].save(
-            args.gif, save_all=True, append_images=gif_frames[1:], loop=0, duration=round(1000 / fps)
-        )
+        save_gif(args.gif, gif_frames, fps)
     tracker_fps = (len(seconds) - 1) / seconds[1:].sum() if len(seconds) > 1 else float("nan")
     print(
         f"{len(boxes)} frames: tracker {tracker_fps:.1f} frames/s, end to end (decode, track, draw, "
