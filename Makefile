@@ -14,6 +14,8 @@ setup: $(STAMP)
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# opencv-contrib-python-headless replaces opencv-python-headless (one cv2 package at a time).
+	$(PY) -m pip uninstall --quiet -y opencv-python-headless opencv-python
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	# The GOT-10k toolkit, only to cross-check our tracking metrics in the tests.
 	# --no-deps: its declared opencv-python would clash with opencv-contrib-python-headless.
@@ -28,8 +30,8 @@ GLORE_VIDEO_LIST := dataset/glore_demo/ucf101/ucf101_val_split_1_videos.txt
 # <run>.old-<time> (a run folder is never overwritten; `make clean-demo` removes them all).
 demo: $(STAMP)
 	bash goturn/test/train_full_1p.sh --fresh
-	# The trained tracker on the held-out demo videos, beside the no-motion
-	# baseline: report.json, success/precision plots and one rendered video.
+	# The trained tracker on the 14 held-out demo videos, beside no motion and OpenCV's CSRT,
+	# KCF and MIL: report.json / report.md, success/precision plots and one rendered video.
 	$(PY) -m goturn.tracking.evaluate --checkpoint $(GOTURN_RUN)/checkpoint.pth \
 	    --data_path dataset/goturn_demo/ALOV --dataset alov \
 	    --out $(GOTURN_RUN)/tracking --videos 1 --discard_stale

@@ -61,6 +61,7 @@ QUICK = Plan(
 )
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+GOTURN_NETWORKS = ("caffenet", "caffenet-tiny")
 GOTURN_PAIRS = 24
 GLORE_VIDEOS = 4
 
@@ -245,6 +246,24 @@ def goturn_steps(precision: str) -> Callable[[Settings], list[Figure]]:
     return run
 
 
+def goturn_tracking(settings: Settings) -> list[Figure]:
+    """The tracker's frames/s beside its network's plain forward, per network."""
+    from bench import goturn_tracking as tracking
+
+    device = _device(settings)
+    figures = []
+    for network in GOTURN_NETWORKS:
+        names = tracking_figure_names(network)
+        if any(settings.wants(name) for name in names):
+            measured = tracking.tracking_figures(network, device, settings.plan.step, settings.step_threads)
+            figures += [figure for figure in measured if settings.wants(figure.name)]
+    return figures
+
+
+def tracking_figure_names(network: str) -> list[str]:
+    return [f"goturn.track.forward.{network}", *(f"goturn.track.fps.{network}.{k}" for k in (1, 8))]
+
+
 def glore_models(precision: str) -> Callable[[Settings], list[Figure]]:
     def run(settings: Settings) -> list[Figure]:
         from bench import steps
@@ -297,6 +316,12 @@ JOBS = [
         Job(f"goturn.step.{p}", "goturn", [f"goturn.step.{p}"], goturn_steps(p), precision=p)
         for p in PRECISIONS
     ],
+    Job(
+        "goturn.track",
+        "goturn",
+        [name for network in GOTURN_NETWORKS for name in tracking_figure_names(network)],
+        goturn_tracking,
+    ),
     Job(
         "glore.clips",
         "glore",

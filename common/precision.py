@@ -124,3 +124,20 @@ class MixedPrecision:
 
     def _non_finite(self, what: str, step: int) -> str:
         return f"{what} at step {step}; stopping. Lower --lr or check the data; {self.where_to_resume()}"
+
+
+INFERENCE_PRECISIONS = ("auto", *PRECISIONS)
+
+
+def inference_precision(precision: str, device: torch.device) -> str:
+    """The precision an inference command runs in. ``auto``: fp32 on a CPU (its half-precision
+    kernels gain little at batch 1), bf16 on GPUs that have it, else fp16."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise UserError(f"--precision {precision!r} is not one of {', '.join(INFERENCE_PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.type == "cpu":
+        return "fp32"
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp16"

@@ -16,7 +16,17 @@ biases lr x20, decay x0; conv layers lr 0, i.e. frozen. When the towers are
 trained (no pretrained weights), CaffeNet's own multipliers apply: weights
 lr x1 decay x1, biases lr x2 decay x0. The schedule is Caffe's "step" policy
 per iteration: lr x ``gamma`` every ``step_size`` iterations.
+
+That is the recipe for real data (``--optimizer caffe_sgd --lr_schedule step``,
+the defaults). The demo trains the reduced network end to end from scratch in
+about a thousand steps, where Caffe's SGD (made for 450k steps from pretrained
+towers) barely moves: it uses AdamW (decay on weights, not biases; no
+per-layer multipliers) with a cosine decay to zero over the run
+(``--optimizer adamw --lr_schedule cosine``). ``build_optimizer`` is the
+choice train.py makes from its flags.
 """
+
+import math
 
 import torch
 
@@ -74,6 +84,7 @@ def caffe_param_groups(model: GoturnNet, base_lr: float, weight_decay: float) ->
         {
             "params": params,
             "name": kind,
+            "lr_mult": MULTIPLIERS[kind][0],
             "lr": base_lr * MULTIPLIERS[kind][0],
             "weight_decay": weight_decay * MULTIPLIERS[kind][1],
         }
@@ -117,4 +128,68 @@ def fused_update(device: torch.device, precision: str) -> bool | None:
 def base_lr(optimizer: torch.optim.Optimizer) -> float:
     """The current base learning rate (before the per-layer multipliers)."""
     group = optimizer.param_groups[0]
-    return group["lr"] / MULTIPLIERS[group["name"]][0]
+    # Checkpoints written before groups carried their multiplier have only the name.
+    return group["lr"] / (group.get("lr_mult") or MULTIPLIERS[group["name"]][0])
+
+
+OPTIMIZERS = ("caffe_sgd", "adamw")
+LR_SCHEDULES = ("step", "cosine")
+
+
+def adamw_param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weights decay, biases do not; no per-layer multipliers. Frozen parameters are left out."""
+    weights, biases = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (biases if name.endswith("bias") else weights).append(param)
+    return [
+        {"params": weights, "name": "weight", "lr_mult": 1.0, "weight_decay": weight_decay},
+        {"params": biases, "name": "bias", "lr_mult": 1.0, "weight_decay": 0.0},
+    ]
+
+
+def cosine_factor(step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """The lr multiplier at iteration ``step`` (0-based): a linear warm-up over ``warmup_steps``,
+    then half a cosine from 1 down to 0 at ``total_steps``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def planned_steps(epochs: int, steps_per_epoch: int, max_steps: int) -> int:
+    """The steps a run will make: its epochs, or fewer when ``max_steps`` (0: no limit) stops it."""
+    total = epochs * steps_per_epoch
+    return min(total, max_steps) if max_steps else total
+
+
+def build_optimizer(model: torch.nn.Module, args, steps_per_epoch: int, fused: bool | None = None):
+    """The optimizer and per-iteration lr schedule train.py's flags ask for
+    (``--optimizer``, ``--lr_schedule``; ``--lr``, ``--momentum``, ``--wd``, ``--lr_step``,
+    ``--gamma``, ``--warmup_steps``). The cosine schedule spans the steps the run will make."""
+    if args.optimizer == "caffe_sgd":
+        optimizer = CaffeSGD(
+            caffe_param_groups(model, args.lr, args.wd),
+            lr=args.lr,
+            momentum=args.momentum,
+            weight_decay=args.wd,
+            fused=fused,
+        )
+    elif args.optimizer == "adamw":
+        groups = adamw_param_groups(model, args.wd)
+        optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(args.momentum, 0.999), fused=fused)
+    else:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {args.optimizer!r}")
+    if args.lr_schedule == "step":
+        if args.warmup_steps:
+            raise ValueError("--warmup_steps goes with --lr_schedule cosine (Caffe's step policy has none)")
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.lr_step, gamma=args.gamma)
+    elif args.lr_schedule == "cosine":
+        total = planned_steps(args.epochs, steps_per_epoch, args.max_steps)
+        warmup = args.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: cosine_factor(step, total, warmup)
+        )
+    else:
+        raise ValueError(f"lr schedule must be one of {LR_SCHEDULES}, got {args.lr_schedule!r}")
+    return optimizer, scheduler

@@ -48,8 +48,8 @@ from goturn.data.imagenet_det import load_imagenet_det
 from goturn.data.motion import MotionModel
 from goturn.data.records import VAL_FRACTION
 from goturn.data.stream import ExampleStream, StreamBatches, to_device
-from goturn.model import GoturnNet, l1_sum
-from goturn.optim import base_lr, build_solver, fused_update
+from goturn.model import DEFAULT_NETWORK, NETWORKS, GoturnNet, l1_sum
+from goturn.optim import LR_SCHEDULES, OPTIMIZERS, base_lr, build_optimizer, fused_update
 from goturn.weights import load_pretrained
 
 # The validation set does not change with --seed, so runs compare.
@@ -186,7 +186,7 @@ def validate(model, val_loader, rt, step: int) -> dict[str, float]:
 
 
 def build_model(args, rt) -> GoturnNet:
-    model = GoturnNet()
+    model = GoturnNet(args.network)
     pretrained = args.pretrained_model.strip()
     if pretrained.lower() == "auto":
         # Random towers (trained, not frozen) are a different recipe: found out after days of
@@ -221,9 +221,7 @@ def main(args):
     data = load_data(args, rt)
     model = build_model(args, rt)
     fused = fused_update(rt.device, rt.amp.precision)
-    optimizer, lr_scheduler = build_solver(
-        model, args.lr, args.momentum, args.wd, args.lr_step, args.gamma, fused
-    )
+    optimizer, lr_scheduler = build_optimizer(model, args, len(data.loader.dataset), fused)
     model_ddp = rt.wrap_model(model)
 
     def validate_now():
@@ -242,7 +240,7 @@ def main(args):
         validate_every=args.val_every,
         val=NOT_VALIDATED,
         skipped_key="skipped_samples",
-        model_info={"model": "GOTURN"},
+        model_info={"model": "GOTURN", "network": args.network},
     )
     # The step counter goes on in iterations (Caffe's schedule counts them whatever the batch).
     run.resume(args.resume, args.batch_size, validate_first=True)
@@ -327,6 +325,13 @@ def get_args_parser():
     add_pixels_on_flag(gen, "--crops_on", "cutting the 227x227 crops")
     model = parser.add_argument_group("model")
     model.add_argument(
+        "--network",
+        choices=tuple(NETWORKS),
+        default=DEFAULT_NETWORK,
+        help="caffenet: the original; caffenet-tiny: the same layers at a quarter of the width "
+        "(the demo's, trained from scratch)",
+    )
+    model.add_argument(
         "--pretrained_model",
         default="auto",
         help="caffenet_weights.npy, a goturn-pytorch .ckpt or a checkpoint of this project; "
@@ -342,16 +347,42 @@ def get_args_parser():
         help="channels-last memory layout for the convs (auto: on, "
         "except on Ascend NPUs, whose kernels use their own layouts)",
     )
-    solver = parser.add_argument_group("solver (Caffe SGD)")
+    solver = parser.add_argument_group("solver (default: the Caffe original's SGD and step schedule)")
     solver.add_argument("--batch_size", type=positive_int, default=50, help="examples per device per step")
     solver.add_argument(
-        "--lr", type=positive_float, default=1e-6, help="base learning rate (FC weights x10, biases x20)"
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="caffe_sgd",
+        help="caffe_sgd: Caffe's SGD with GOTURN's per-layer multipliers; adamw: AdamW, no multipliers "
+        "(the demo's)",
     )
-    solver.add_argument("--momentum", type=number(float, least=0, below=1), default=0.9, help="SGD momentum")
-    solver.add_argument("--wd", type=non_negative_float, default=5e-4, help="weight decay (FC weights only)")
+    solver.add_argument(
+        "--lr",
+        type=positive_float,
+        default=1e-6,
+        help="base learning rate (caffe_sgd: FC weights x10, biases x20)",
+    )
+    solver.add_argument(
+        "--momentum", type=number(float, least=0, below=1), default=0.9, help="SGD momentum; AdamW's beta1"
+    )
+    solver.add_argument(
+        "--wd",
+        type=non_negative_float,
+        default=5e-4,
+        help="weight decay (caffe_sgd: FC weights only; adamw: all weights)",
+    )
+    solver.add_argument(
+        "--lr_schedule",
+        choices=LR_SCHEDULES,
+        default="step",
+        help="step: lr x gamma every --lr_step iterations (Caffe's); cosine: from lr to 0 over the run",
+    )
     solver.add_argument("--lr_step", type=positive_int, default=100000, help="iterations between lr x gamma")
     solver.add_argument(
         "--gamma", type=positive_float, default=0.1, help="lr multiplier every --lr_step iterations"
+    )
+    solver.add_argument(
+        "--warmup_steps", type=count, default=0, help="cosine schedule: linear warm-up over these steps"
     )
     solver.add_argument(
         "--epochs",

@@ -19,9 +19,11 @@ unexpected or of the wrong shape:
   ``self._model(prev, curr)``). A bare reference ``state_dict`` without the
   ``_model.`` prefix, or saved from DDP (``module.``), is accepted too.
 - this project's checkpoints: ``{'model': state_dict, ...}`` as train.py
-  writes them, or a bare state dict.
+  writes them, or a bare state dict, of either network (``caffenet`` or the
+  demo's ``caffenet-tiny``; ``network_of`` tells them apart by their shapes).
 
-``load_pretrained`` tells them apart by content, not by file name.
+``load_pretrained`` tells them apart by content, not by file name;
+``load_network`` also builds the network the file was made for.
 """
 
 import argparse
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 
 from common.errors import UserError
-from goturn.model import CONV_NAMES, FC_NAMES, GoturnNet
+from goturn.model import CONV_NAMES, DEFAULT_NETWORK, FC_NAMES, NETWORKS, GoturnNet
 
 # Caffe OIHW shapes of CaffeNet's conv layers (groups=2 halves the input channels).
 CAFFENET_SHAPES = {
@@ -67,22 +69,37 @@ class WeightsError(UserError):
     """A weights file that cannot be loaded into GOTURN; names the file and key."""
 
 
-_SHAPES: dict[str, tuple[int, ...]] | None = None
+_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}
 
 
-def expected_shapes() -> dict[str, tuple[int, ...]]:
-    """Key -> shape of GoturnNet's state dict (built once)."""
-    global _SHAPES
-    if _SHAPES is None:
+def expected_shapes(network: str = DEFAULT_NETWORK) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of the state dict of GoturnNet(``network``) (built once per network)."""
+    if network not in _SHAPES:
         with torch.device("meta"):
-            _SHAPES = {key: tuple(value.shape) for key, value in GoturnNet().state_dict().items()}
-    return _SHAPES
+            _SHAPES[network] = {
+                key: tuple(value.shape) for key, value in GoturnNet(network).state_dict().items()
+            }
+    return _SHAPES[network]
 
 
-def check_state_dict(state: dict, path, partial: bool = False) -> dict[str, torch.Tensor]:
-    """Validate keys and shapes against GoturnNet; ``partial`` allows a
+def network_of(state: dict) -> str:
+    """The network (``goturn.model.NETWORKS``) whose first conv and first FC layer have the
+    shapes found in ``state``, a state dict in this project's key names; the default network
+    when none fits (checking the state dict against it then names the wrong key)."""
+    probes = ("target_features.conv1.weight", "regressor.fc6.weight")
+    for network in NETWORKS:
+        shapes = expected_shapes(network)
+        if all(tuple(getattr(state.get(key), "shape", ())) == shapes[key] for key in probes):
+            return network
+    return DEFAULT_NETWORK
+
+
+def check_state_dict(
+    state: dict, path, partial: bool = False, network: str = DEFAULT_NETWORK
+) -> dict[str, torch.Tensor]:
+    """Validate keys and shapes against GoturnNet(``network``); ``partial`` allows a
     subset of the keys. Returns float32 tensors."""
-    shapes = expected_shapes()
+    shapes = expected_shapes(network)
     for key, value in state.items():
         if key not in shapes:
             raise WeightsError(
@@ -92,7 +109,9 @@ def check_state_dict(state: dict, path, partial: bool = False) -> dict[str, torc
         if not isinstance(value, torch.Tensor | np.ndarray):
             raise WeightsError(f"{path}: key {key!r} holds a {type(value).__name__}, expected an array")
         if tuple(value.shape) != shapes[key]:
-            raise WeightsError(f"{path}: key {key!r} has shape {tuple(value.shape)}, expected {shapes[key]}")
+            raise WeightsError(
+                f"{path}: key {key!r} has shape {tuple(value.shape)}, expected {shapes[key]} ({network})"
+            )
     if not partial:
         missing = [key for key in shapes if key not in state]
         if missing:
@@ -181,19 +200,47 @@ def from_reference_state_dict(state: dict, path) -> dict[str, torch.Tensor]:
     return check_state_dict(renamed, path)
 
 
-def load_pretrained(model: GoturnNet, path) -> str:
-    """Load whatever weights ``path`` holds into ``model``; returns what it
-    was: 'caffenet' (conv towers only), 'reference' or 'goturn'."""
-    path = Path(path)
+def _read_weights(path: Path) -> tuple[str, dict[str, torch.Tensor] | dict]:
+    """What ``path`` holds: ('caffenet', conv state dict), ('reference', renamed state dict) or
+    ('goturn', this project's state dict, not yet checked)."""
     if path.suffix == ".npy":
-        model.load_state_dict(load_caffenet_npy(path), strict=False)
-        return "caffenet"
+        return "caffenet", load_caffenet_npy(path)
     state = _torch_load(path)
     if "state_dict" in state or any(key.startswith(("_model.", "_net_1.", "module._")) for key in state):
-        model.load_state_dict(from_reference_state_dict(state.get("state_dict", state), path))
-        return "reference"
-    model.load_state_dict(check_state_dict(state.get("model", state), path))
-    return "goturn"
+        return "reference", from_reference_state_dict(state.get("state_dict", state), path)
+    return "goturn", state.get("model", state)
+
+
+def load_pretrained(model: GoturnNet, path) -> str:
+    """Load whatever weights ``path`` holds into ``model``; returns what it
+    was: 'caffenet' (conv towers only), 'reference' or 'goturn'. CaffeNet and
+    reference weights are the full-width network's."""
+    path = Path(path)
+    kind, state = _read_weights(path)
+    if kind in ("caffenet", "reference") and model.network != DEFAULT_NETWORK:
+        raise WeightsError(
+            f"{path}: {kind} weights are {DEFAULT_NETWORK}'s; they do not fit the {model.network} network"
+        )
+    if kind == "goturn":
+        state = check_state_dict(state, path, network=model.network)
+    model.load_state_dict(state, strict=kind != "caffenet")
+    return kind
+
+
+def load_network(path) -> tuple[GoturnNet, str]:
+    """A GoturnNet of the network the weights in ``path`` were made for, with those weights;
+    and what the file was (see ``load_pretrained``)."""
+    path = Path(path)
+    kind, state = _read_weights(path)
+    network = network_of(state) if kind == "goturn" else DEFAULT_NETWORK
+    with torch.device("meta"):
+        model = GoturnNet(network)
+    # Every parameter is overwritten by the file (or stays unused): skip the random init.
+    model = model.to_empty(device="cpu")
+    if kind == "goturn":
+        state = check_state_dict(state, path, network=network)
+    model.load_state_dict(state, strict=kind != "caffenet")
+    return model, kind
 
 
 def training_args(path) -> dict:

@@ -6,22 +6,27 @@ command line built on this module.
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from common.atomic import write_json_atomically, write_text_atomically
 from common.errors import UserError
 from common.logs import setup_logging
 from goturn.tracking import metrics
-from goturn.tracking.report import DEFINITIONS, headline, plot_curves, score_tracker
+from goturn.tracking.baselines import NoMotionTracker
+from goturn.tracking.report import DEFINITIONS, compare, headline, markdown_report, plot_curves, score_tracker
 from goturn.tracking.sequences import Sequence
-from goturn.tracking.tracker import NoMotionTracker
 
 REPORT_FILE = "report.json"
+MARKDOWN_FILE = "report.md"
 STATE_FILE = "evaluation.json"
 # What --discard_stale deletes: everything derived from one checkpoint's run.
 RUN_OUTPUTS = (
@@ -30,6 +35,7 @@ RUN_OUTPUTS = (
     "groundtruth",
     "videos",
     REPORT_FILE,
+    MARKDOWN_FILE,
     "success_plot.png",
     "precision_plot.png",
 )
@@ -60,16 +66,23 @@ class ResultFiles:
             return self.root / tracker / sequence / f"{sequence}_time.txt"
         return self.root / tracker / "times" / f"{sequence}_time.txt"
 
+    def scores_path(self, tracker: str, sequence: str) -> Path:
+        """The tracker's lost-target score on every frame, beside its seconds per frame."""
+        if self.layout == "got10k":
+            return self.root / tracker / sequence / f"{sequence}_score.txt"
+        return self.root / tracker / "scores" / f"{sequence}_score.txt"
+
     def supervised_path(self, tracker: str, sequence: str) -> Path:
         return self.root / tracker / "baseline" / sequence / f"{sequence}_001.txt"
 
     def track_path(self, tracker: str, sequence: str) -> Path:
         return self.tracks / tracker / f"{sequence}.txt"
 
-    def write(self, tracker: str, sequence: Sequence, boxes, times) -> None:
+    def write(self, tracker: str, sequence: Sequence, boxes, times, scores=None) -> None:
         """``boxes``: one per frame; the result file keeps the annotated rows, or every row where
         only the first is annotated (GOT-10k's test split: the files go to its server, which
-        wants one box per frame)."""
+        wants one box per frame). ``scores`` (one per frame) are written when the tracker has
+        any (a separate file: the box files stay in the toolkit's format)."""
         rows = metrics.annotated_rows(sequence.ground_truth)
         if rows.sum() < 2:
             rows[:] = True
@@ -77,6 +90,8 @@ class ResultFiles:
         # The result file last: it marks the sequence as finished.
         write_text_atomically(self.track_path(tracker, name), format_rows(boxes, "%.3f"))
         write_text_atomically(self.times_path(tracker, name), "".join(f"{t:.8f}\n" for t in times))
+        if scores is not None and np.isfinite(scores).any():
+            write_text_atomically(self.scores_path(tracker, name), "".join(f"{v:.6f}\n" for v in scores))
         write_text_atomically(self.boxes_path(tracker, name), format_rows(np.asarray(boxes)[rows], "%.3f"))
 
     def read(self, tracker: str, sequence: str) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +99,11 @@ class ResultFiles:
         times_path = self.times_path(tracker, sequence)
         times = np.loadtxt(times_path, ndmin=1) if times_path.is_file() else np.zeros(len(boxes))
         return boxes, times
+
+    def read_scores(self, tracker: str, sequence: str) -> np.ndarray | None:
+        """The per-frame scores, or None when the tracker wrote none."""
+        path = self.scores_path(tracker, sequence)
+        return np.loadtxt(path, ndmin=1) if path.is_file() else None
 
     def write_supervised(self, tracker: str, sequence: str, record: metrics.SupervisedRecord) -> None:
         write_text_atomically(self.supervised_path(tracker, sequence), "\n".join(record.lines()) + "\n")
@@ -121,24 +141,56 @@ def run_supervised(tracker, sequence: Sequence, image_size) -> metrics.Supervise
     return record
 
 
-def run_trackers(trackers, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
-    """Record every tracker on every sequence that has no result yet."""
+def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
+    """Record one tracker on every sequence that has no result yet."""
+    for number, sequence in enumerate(sequences, start=1):
+        where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
+        if files.boxes_path(tracker.name, sequence.name).is_file():
+            log.info(f"{where}: result found, skipped")
+        else:
+            start = time.perf_counter()
+            boxes, times = tracker.track(sequence.frames, sequence.init_box)
+            # Any GOT-10k toolkit tracker runs; ours also leave their per-frame scores.
+            files.write(tracker.name, sequence, boxes, times, getattr(tracker, "track_scores", None))
+            log.info(
+                f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
+                f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)"
+            )
+        if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
+            record = run_supervised(tracker, sequence, sequence.image_size())
+            files.write_supervised(tracker.name, sequence.name, record)
+
+
+def _run_in_worker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool) -> None:
+    run_tracker(tracker, sequences, files, supervised, setup_logging(True, 0))
+
+
+def _one_thread_worker() -> None:
+    """Worker processes run one thread each: they share the cores with each other."""
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def run_trackers(
+    trackers, sequences: list[Sequence], files: ResultFiles, supervised: bool, log, jobs: int = 1
+) -> None:
+    """Record every tracker on every sequence that has no result yet. With ``jobs`` > 1 the
+    trackers that mark themselves ``single_threaded`` (OpenCV's) run side by side in that many
+    worker processes, one thread each, after the others (GOTURN, with all its threads) have run
+    here: on a CPU, OpenCV's trackers take most of an evaluation's time."""
+    in_workers = [t for t in trackers if getattr(t, "single_threaded", False)] if jobs > 1 else []
     for tracker in trackers:
-        for number, sequence in enumerate(sequences, start=1):
-            where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
-            if files.boxes_path(tracker.name, sequence.name).is_file():
-                log.info(f"{where}: result found, skipped")
-            else:
-                start = time.perf_counter()
-                boxes, times = tracker.track(sequence.frames, sequence.init_box)
-                files.write(tracker.name, sequence, boxes, times)
-                log.info(
-                    f"{where}: {len(sequence)} frames in {time.perf_counter() - start:.1f}s "
-                    f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)"
-                )
-            if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
-                record = run_supervised(tracker, sequence, sequence.image_size())
-                files.write_supervised(tracker.name, sequence.name, record)
+        if tracker not in in_workers:
+            run_tracker(tracker, sequences, files, supervised, log)
+    if not in_workers:
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding thread pools
+    workers = min(jobs, len(in_workers))
+    log.info(f"{', '.join(t.name for t in in_workers)}: in {workers} worker processes, one thread each")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_worker) as pool:
+        runs = [pool.submit(_run_in_worker, t, sequences, files, supervised) for t in in_workers]
+        for run in runs:
+            run.result()  # a worker's error is raised here
 
 
 def write_ground_truth(out_dir: Path, sequences: list[Sequence]) -> None:
@@ -154,25 +206,31 @@ def write_ground_truth(out_dir: Path, sequences: list[Sequence]) -> None:
 def build_report(
     tracker_names: list[str], sequences: list[Sequence], files: ResultFiles, supervised: bool, context: dict
 ) -> dict:
+    """Scores of every tracker from its files; the first is the model, the others its baselines."""
     trackers = {}
     for name in tracker_names:
         results = {s.name: files.read(name, s.name) for s in sequences}
         records = {s.name: files.read_supervised(name, s.name) for s in sequences} if supervised else None
-        trackers[name] = score_tracker(sequences, results, records)
-    model, baseline = tracker_names[0], tracker_names[-1]
+        scores = {s.name: files.read_scores(name, s.name) for s in sequences}
+        scores = scores if all(v is not None for v in scores.values()) else None
+        trackers[name] = score_tracker(sequences, results, records, scores)
+    model, baselines = tracker_names[0], tracker_names[1:]
     summary = {name: headline(scores) for name, scores in trackers.items()}
-    return {
+    report = {
         **context,
         "sequences": len(sequences),
         "frames": int(sum(len(s) for s in sequences)),
+        "model": model,
         "summary": summary,
-        "gain_over_no_motion": {
-            key: summary[model][key] - summary[baseline][key]
-            for key in ("auc", "precision_20px", "success_rate_0.5", "ao")
-        },
-        "trackers": trackers,
-        "definitions": DEFINITIONS,
+        "comparison": {baseline: compare(summary, model, baseline) for baseline in baselines},
     }
+    if NoMotionTracker.name in baselines:
+        report["gain_over_no_motion"] = {
+            key: value
+            for key, value in report["comparison"][NoMotionTracker.name].items()
+            if key not in ("speed_ratio", "statement")
+        }
+    return {**report, "trackers": trackers, "definitions": DEFINITIONS}
 
 
 def evaluate(
@@ -180,32 +238,37 @@ def evaluate(
     sequences: list[Sequence],
     out_dir,
     *,
+    baselines: list | None = None,
     layout: str = "otb",
     supervised: bool = True,
     context: dict | None = None,
     log=None,
+    jobs: int = 1,
 ) -> dict:
-    """Run ``tracker`` and the no-motion baseline over ``sequences``, write
-    results, report.json and the plots into ``out_dir``; returns the report.
+    """Run ``tracker`` and its ``baselines`` (default: no motion) over ``sequences``, write
+    results, report.json, report.md and the plots into ``out_dir``; returns the report.
+    ``jobs``: processes for the single-threaded baselines (see ``run_trackers``).
     Usable from training to score a model on the validation videos."""
     log = log or setup_logging(True, 0)
     context = context or {}
     out_dir = Path(out_dir)
     files = ResultFiles(out_dir, layout)
-    baseline = NoMotionTracker()
-    if tracker.name == baseline.name:
-        raise ValueError(f"the tracker's name must differ from the baseline's ({baseline.name!r})")
+    baselines = [NoMotionTracker()] if baselines is None else list(baselines)
+    names = [tracker.name] + [baseline.name for baseline in baselines]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tracker names must differ (result folders are named after them): {names}")
     write_ground_truth(out_dir, sequences)
     scorable = any(metrics.annotated_rows(s.ground_truth).sum() >= 2 for s in sequences)
-    run_trackers([tracker, baseline], sequences, files, supervised and scorable, log)
+    run_trackers([tracker, *baselines], sequences, files, supervised and scorable, log, jobs)
     if not scorable:
         log.warning(
             "no sequence has ground truth beyond its first frame (a test split?): results are "
             f"recorded in {files.root} for submission, nothing to score"
         )
         return {}
-    report = build_report([tracker.name, baseline.name], sequences, files, supervised, context)
+    report = build_report(names, sequences, files, supervised, context)
     write_json_atomically(out_dir / REPORT_FILE, report)
+    write_text_atomically(out_dir / MARKDOWN_FILE, markdown_report(report))
     words = (str(context.get("dataset", "")).upper(), context.get("split") or "")
     title = f"{' '.join(w for w in words if w)} ({len(sequences)} sequences)".strip()
     plot_curves(report["trackers"], title, out_dir / SUCCESS_PLOT, out_dir / PRECISION_PLOT)

@@ -1,5 +1,5 @@
-"""Benchmark evaluation: run GOTURN and the no-motion baseline over every
-sequence of ALOV, OTB or GOT-10k, record the results, then report.
+"""Benchmark evaluation: run GOTURN and its peers (no motion, OpenCV's CSRT, KCF and MIL) over
+every sequence of ALOV, OTB or GOT-10k, record the results, then report.
 
     python -m goturn.tracking.evaluate --checkpoint C --data_path D --dataset alov --out DIR
 
@@ -16,9 +16,13 @@ sequence of ALOV, OTB or GOT-10k, record the results, then report.
   file, all that is needed to recompute the scores (e.g. with the toolkit's
   ``rect_iou``);
 - ``tracks/<tracker>/<seq>.txt``: the box on every frame, annotated or not;
+- ``results/<tracker>/scores/<seq>_score.txt`` (GOT-10k layout:
+  ``<seq>/<seq>_score.txt``): the tracker's lost-target score on every frame,
+  for the trackers that have one (GOTURN; OpenCV's found flag);
 - ``results/<tracker>/baseline/<seq>/<seq>_001.txt``: the supervised
   (re-initialising) run, one line per frame in the VOT toolkit's format;
-- ``report.json``, ``success_plot.png``, ``precision_plot.png``;
+- ``report.json`` (and ``report.md``: the summary table and what GOTURN adds
+  over each peer), ``success_plot.png``, ``precision_plot.png`` with every tracker;
 - with ``--videos N``: ``videos/<seq>.mp4`` and ``.gif`` for the first N
   sequences, the tracker's box and the ground truth drawn on every frame.
 
@@ -32,14 +36,17 @@ the files, as the toolkit would.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 
 from common.cli import add_bool_flag
-from common.errors import run_cli
+from common.errors import UserError, run_cli
 from common.logs import setup_logging
+from common.precision import INFERENCE_PRECISIONS
 from goturn.data.records import VAL_FRACTION
+from goturn.tracking.baselines import make_baselines, parse_baselines
 from goturn.tracking.benchmark import (
     PRECISION_PLOT,
     REPORT_FILE,
@@ -49,10 +56,15 @@ from goturn.tracking.benchmark import (
     evaluate,
     file_sha256,
 )
+from goturn.tracking.lost_target import SCORES
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.tracker import Tracker
 from goturn.weights import training_args
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -82,7 +94,26 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", required=True, help="results, report.json and plots go here")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
+    parser.add_argument(
+        "--precision",
+        choices=INFERENCE_PRECISIONS,
+        default="auto",
+        help="GOTURN's autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
+    )
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        default="appearance",
+        help="GOTURN's lost-target score: appearance (free) or fb (forward-backward consistency, "
+        "about 1.5x the network time per frame); see goturn/tracking/lost_target.py",
+    )
     parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
+    parser.add_argument(
+        "--baselines",
+        default="csrt,kcf,mil,none",
+        help="the peers run beside GOTURN, comma-separated: csrt, kcf, mil (OpenCV's, default "
+        "parameters; need opencv-contrib-python-headless), none (no motion); '' for none at all",
+    )
     add_bool_flag(
         parser,
         "--supervised",
@@ -94,6 +125,19 @@ def get_args_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="worker processes for OpenCV's trackers, one thread each, side by side after GOTURN "
+        "(default: the cores; 1: one after the other in this process)",
+    )
+    parser.add_argument(
+        "--min_score",
+        type=float,
+        default=None,
+        help="in the rendered videos, mark GOTURN's frames whose lost-target score is below this",
     )
     add_bool_flag(
         parser,
@@ -113,7 +157,12 @@ def main(args) -> dict:
     else:
         sequences = read_sequences(args.dataset, args.data_path, args.split)
     log.info(f"{args.dataset}: {len(sequences)} sequences, {sum(len(s) for s in sequences)} frames")
-    tracker = Tracker(args.checkpoint, device=args.device, name=args.name)
+    baselines = make_baselines(parse_baselines(args.baselines))
+    if args.name in [baseline.name for baseline in baselines]:
+        raise UserError(f"--name {args.name!r} is the name of a baseline; choose another")
+    tracker = Tracker(
+        args.checkpoint, device=args.device, name=args.name, precision=args.precision, score=args.score
+    )
     split = args.split or ("val" if args.dataset != "otb" else None)
     identity = {
         "checkpoint_sha256": file_sha256(args.checkpoint),
@@ -121,6 +170,8 @@ def main(args) -> dict:
         "split": split,
         "data_path": str(Path(args.data_path).resolve()),
         "tracker": args.name,
+        "precision": tracker.precision,
+        "score": args.score,
         **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
     }
     claim_output_dir(Path(args.out), identity, args.discard_stale, log)
@@ -131,20 +182,43 @@ def main(args) -> dict:
         "checkpoint": str(args.checkpoint),
         "checkpoint_sha256": identity["checkpoint_sha256"],
         "device": str(tracker.device),
+        "precision": tracker.precision,
     }
     layout = "got10k" if args.dataset == "got10k" else "otb"
     report = evaluate(
-        tracker, sequences, args.out, layout=layout, supervised=args.supervised, context=context, log=log
+        tracker,
+        sequences,
+        args.out,
+        baselines=baselines,
+        layout=layout,
+        supervised=args.supervised,
+        context=context,
+        log=log,
+        jobs=max(1, args.jobs),
     )
     for name, numbers in report.get("summary", {}).items():
-        log.info(f"{name}: " + ", ".join(f"{key} {value:.3f}" for key, value in numbers.items()))
+        log.info(
+            f"{name}: "
+            + ", ".join(f"{key} {value:.3f}" for key, value in numbers.items() if value is not None)
+        )
+    for comparison in report.get("comparison", {}).values():
+        log.info(comparison["statement"])
     if report:
-        log.info(f"report: {Path(args.out) / REPORT_FILE}; plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
+        log.info(f"report: {Path(args.out) / REPORT_FILE} (and .md); plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
     files = ResultFiles(args.out, layout)
     for sequence in sequences[: args.videos]:
         video = Path(args.out) / "videos" / f"{sequence.name}.mp4"
         boxes = np.loadtxt(files.track_path(tracker.name, sequence.name), delimiter=",", ndmin=2)
-        render_track(sequence, boxes, tracker.name, video, video.with_suffix(".gif"))
+        scores = files.read_scores(tracker.name, sequence.name)
+        render_track(
+            sequence,
+            boxes,
+            tracker.name,
+            video,
+            video.with_suffix(".gif"),
+            scores=scores,
+            min_score=args.min_score,
+        )
         log.info(f"video: {video} (and .gif)")
     return report
 

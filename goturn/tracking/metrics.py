@@ -23,6 +23,11 @@ computed here from result files equal the toolkit's on the same files:
 - ALOV F-score (Smeulders et al., 2014): a frame is a true positive when
   IoU >= theta; otherwise the tracker's box is a false positive and the
   missed object a false negative; F = 2PR / (P + R) per video, averaged.
+- Lost-target score (this project's): how well a tracker's per-frame score
+  tells frames it tracks (IoU >= 0.5) from frames where it has lost the
+  object (IoU < 0.1): the ROC AUC, i.e. the probability that a tracked frame
+  scores higher than a lost one (ties count half); frames in between are left
+  out, as is the initialisation frame.
 
 Frames whose ground truth is not finite (ALOV annotates about every fifth
 frame) are left out of every metric by the callers (``annotated_rows``).
@@ -40,6 +45,8 @@ GOT10K_CURVE_THRESHOLDS = np.linspace(0.0, 1.0, 101)
 VOT_REINIT_DELAY = 5
 VOT_BURNIN = 10
 ALOV_F_THRESHOLDS = (0.5, 0.7, 0.9)
+TRACKED_IOU = 0.5  # a frame at or above this IoU is tracked
+LOST_IOU = 0.1  # below this, the tracker has lost the object
 FIRST_FRAME_MODES = ("ground_truth", "exclude")
 
 
@@ -271,3 +278,34 @@ def speed_fps(times) -> float:
     times = np.asarray(times, dtype=np.float64)
     times = times[np.isfinite(times) & (times > 0)]
     return float(np.mean(1.0 / times)) if times.size else -1.0
+
+
+def roc_auc(scores, positive) -> float | None:
+    """Area under the ROC curve of ``scores`` separating ``positive`` rows from the others: the
+    Mann-Whitney probability that a positive outscores a negative, ties counting half. None
+    when either class is empty (or a score is not finite)."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    if not np.isfinite(scores).all():
+        return None
+    pos, neg = np.sort(scores[positive]), scores[~positive]
+    if not pos.size or not neg.size:
+        return None
+    # For each negative: the positives above it, and half of those equal to it.
+    above = pos.size - np.searchsorted(pos, neg, side="right")
+    equal = np.searchsorted(pos, neg, side="right") - np.searchsorted(pos, neg, side="left")
+    return float((above.sum() + 0.5 * equal.sum()) / (pos.size * neg.size))
+
+
+def lost_target_summary(ious, scores) -> dict:
+    """How well ``scores`` (one per frame, the initialisation frame left out) tell tracked frames
+    (IoU >= ``TRACKED_IOU``) from lost ones (IoU < ``LOST_IOU``), pooled over the frames given."""
+    ious, scores = np.asarray(ious, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    tracked, lost = ious >= TRACKED_IOU, ious < LOST_IOU
+    keep = tracked | lost
+    return {
+        "roc_auc": roc_auc(scores[keep], tracked[keep]),
+        "tracked_frames": int(tracked.sum()),
+        "lost_frames": int(lost.sum()),
+        "mean_score_tracked": float(np.mean(scores[tracked])) if tracked.any() else None,
+        "mean_score_lost": float(np.mean(scores[lost])) if lost.any() else None,
+    }

@@ -6,7 +6,12 @@
 ``--box`` is the object in the first frame, ``x,y,w,h`` in pixels. Writes the
 video with the box drawn on every frame (MP4), optionally an animated GIF,
 and the boxes as text (``--boxes``, default: ``--out`` with ``.txt``; one line
-``x,y,w,h`` per frame, as the GOT-10k toolkit records results). Prints the
+``x,y,w,h`` per frame, as the GOT-10k toolkit records results). The tracker's
+lost-target score of each frame (0..1, see ``goturn.tracking.tracker``) goes to
+a file of its own beside the boxes (``--scores``, default ``<boxes>_score.txt``;
+one line per frame), so the box file stays in the toolkit's format; with
+``--min_score S`` each line gets a second column, 1 where the score is below S
+(the frame is marked "lost?", its box red in the video), else 0. Prints the
 tracker's frames/s (network and crops only) and the end-to-end rate.
 """
 
@@ -19,8 +24,18 @@ import numpy as np
 from PIL import Image
 
 from common.errors import UserError, run_cli
+from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
-from goturn.tracking.rendering import DEFAULT_FPS, VideoWriter, draw_box, draw_label
+from goturn.tracking.lost_target import SCORES
+from goturn.tracking.rendering import (
+    DEFAULT_FPS,
+    VideoWriter,
+    draw_label,
+    draw_tracked,
+    gif_frame,
+    is_lost,
+    save_gif,
+)
 from goturn.tracking.sequences import IMAGE_SUFFIXES, list_images
 from goturn.tracking.tracker import Tracker
 
@@ -69,9 +84,9 @@ def read_frames(source: Path, max_frames: int | None):
 
 
 def track_video(tracker, frames, box, draw):
-    """Run the tracker; ``draw(index, frame, box)`` gets every frame. Returns
-    the boxes (N x 4) and the seconds spent in the tracker per frame."""
-    boxes, seconds = [], []
+    """Run the tracker; ``draw(index, frame, box, score)`` gets every frame. Returns
+    the boxes (N x 4), the seconds spent in the tracker per frame and its scores."""
+    boxes, seconds, scores = [], [], []
     for index, frame in enumerate(frames):
         start = time.perf_counter()
         if index == 0:
@@ -84,10 +99,18 @@ def track_video(tracker, frames, box, draw):
             current = tracker.update(frame)
         seconds.append(time.perf_counter() - start)
         boxes.append(current)
-        draw(index, frame, current)
+        scores.append(tracker.last_score)
+        draw(index, frame, current, scores[-1])
     if not boxes:
         raise UserError("the input has no frames")
-    return np.array(boxes), np.array(seconds)
+    return np.array(boxes), np.array(seconds), np.array(scores)
+
+
+def score_lines(scores: np.ndarray, min_score: float | None) -> str:
+    """The score file: one score per frame; with ``min_score``, then 1 (below it) or 0."""
+    if min_score is None:
+        return "".join(f"{score:.4f}\n" for score in scores)
+    return "".join(f"{score:.4f},{int(is_lost(score, min_score))}\n" for score in scores)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -99,6 +122,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gif", type=Path, default=None, help="also write an animated GIF")
     parser.add_argument("--boxes", type=Path, default=None, help="per-frame boxes (default: OUT with .txt)")
     parser.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        help="per-frame lost-target scores (default: BOXES with _score.txt)",
+    )
+    parser.add_argument(
+        "--min_score",
+        type=float,
+        default=None,
+        help="mark the frames whose score is below this (0..1) as lost: red box and 'lost?' in the video, "
+        "1 in the second column of the score file",
+    )
+    parser.add_argument(
         "--fps",
         type=float,
         default=None,
@@ -106,48 +142,69 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max_frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
+    parser.add_argument(
+        "--precision",
+        choices=INFERENCE_PRECISIONS,
+        default="auto",
+        help="autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
+    )
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        default="appearance",
+        help="lost-target score: appearance (free) or fb (forward-backward, about 1.5x the network time)",
+    )
     return parser
 
 
 def main(args) -> dict:
     start = time.perf_counter()
-    tracker = Tracker(args.checkpoint, device=args.device)
+    if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
+        raise UserError(f"--min_score {args.min_score}: scores lie in [0, 1]")
+    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, score=args.score)
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS
     args.out.parent.mkdir(parents=True, exist_ok=True)
     writer, gif_frames = None, []
 
-    def draw(index, frame, box):
+    def draw(index, frame, box, score):
         nonlocal writer
         drawn = frame.copy()
-        draw_box(drawn, box)
+        draw_tracked(drawn, box, score, args.min_score)
         draw_label(drawn, f"#{index}")
         if writer is None:
             writer = VideoWriter(args.out, fps, frame.shape[1], frame.shape[0])
         writer.write(drawn)
         if args.gif is not None:
-            gif_frames.append(Image.fromarray(drawn))
+            gif_frames.append(gif_frame(drawn))
 
     loop_start = time.perf_counter()
     try:
-        boxes, seconds = track_video(tracker, frames, args.box, draw)
+        boxes, seconds, scores = track_video(tracker, frames, args.box, draw)
     finally:
         if writer is not None:
             writer.close()
     loop_seconds = time.perf_counter() - loop_start
     boxes_path = args.boxes or args.out.with_suffix(".txt")
     boxes_path.write_text("".join(",".join(f"{v:.3f}" for v in box) + "\n" for box in boxes))
+    scores_path = args.scores or boxes_path.with_name(boxes_path.stem + "_score.txt")
+    scores_path.write_text(score_lines(scores, args.min_score))
     if args.gif is not None:
-        gif_frames[0].save(
-            args.gif, save_all=True, append_images=gif_frames[1:], loop=0, duration=round(1000 / fps)
-        )
+        save_gif(args.gif, gif_frames, fps)
     tracker_fps = (len(seconds) - 1) / seconds[1:].sum() if len(seconds) > 1 else float("nan")
     print(
         f"{len(boxes)} frames: tracker {tracker_fps:.1f} frames/s, end to end (decode, track, draw, "
         f"encode) {len(boxes) / loop_seconds:.1f} frames/s; total {time.perf_counter() - start:.1f}s"
     )
-    print(f"video: {args.out}" + (f", gif: {args.gif}" if args.gif else "") + f", boxes: {boxes_path}")
-    return {"frames": len(boxes), "tracker_fps": tracker_fps, "boxes": boxes}
+    if args.min_score is not None:
+        lost = sum(is_lost(score, args.min_score) for score in scores)
+        print(f"{lost} of {len(scores)} frames scored below --min_score {args.min_score:g} (marked lost?)")
+    print(
+        f"video: {args.out}"
+        + (f", gif: {args.gif}" if args.gif else "")
+        + f", boxes: {boxes_path}, scores: {scores_path}"
+    )
+    return {"frames": len(boxes), "tracker_fps": tracker_fps, "boxes": boxes, "scores": scores}
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ crop), both with context and by the training code's own crop functions
 ``box_from_crop_units`` maps it back to the frame. The prediction is the next
 previous box. Boxes stay floats throughout.
 
+Each frame also gets a lost-target score in [0, 1] (``last_score``, per target
+``last_scores``; ``goturn.tracking.lost_target``): the target tower's features of
+the crop around the new box, which the next frame needs anyway, compared with the
+first frame's, so the score costs no network pass.
+
 Boxes are ``[x, y, w, h]`` in pixels; images RGB ``H x W x 3`` uint8 arrays
 (grey ``H x W`` too) or PIL images, as the GOT-10k toolkit passes them: an
 instance works unchanged as a ``got10k`` tracker (``name``,
@@ -23,9 +28,17 @@ from PIL import Image
 
 from common.device import resolve_device
 from common.errors import UserError
-from goturn.data.crops import CROP_SIZE, box_from_crop_units, crop_with_context, to_network_input
+from common.precision import autocast, inference_precision
+from goturn.data.crops import (
+    CROP_SIZE,
+    CropGeometry,
+    box_from_crop_units,
+    crop_with_context,
+    to_network_input,
+)
 from goturn.model import GoturnNet
-from goturn.weights import load_pretrained
+from goturn.tracking.lost_target import SCORES, AppearanceReference, forward_backward_score
+from goturn.weights import load_network
 
 # Smallest box side the tracker keeps, in pixels: a collapsed prediction
 # would otherwise give a 1-pixel context crop the network cannot recover from.
@@ -34,12 +47,8 @@ MIN_SIDE = 1.0
 
 def load_model(checkpoint) -> GoturnNet:
     """A GoturnNet with the weights of ``checkpoint`` (this project's
-    checkpoint, a bare state dict, or a goturn-pytorch ``.ckpt``)."""
-    with torch.device("meta"):
-        model = GoturnNet()
-    # Every parameter is overwritten by the checkpoint: skip the random init.
-    model = model.to_empty(device="cpu")
-    kind = load_pretrained(model, checkpoint)
+    checkpoint of either network, a bare state dict, or a goturn-pytorch ``.ckpt``)."""
+    model, kind = load_network(checkpoint)
     if kind == "caffenet":
         raise UserError(
             f"{checkpoint} holds only the CaffeNet convolution weights; tracking needs a "
@@ -87,10 +96,15 @@ def keep_in_image(box: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class SequenceTracker:
-    """What the GOT-10k toolkit calls on a tracker besides init/update."""
+    """What the GOT-10k toolkit calls on a tracker besides init/update.
+
+    ``last_score`` is the tracker's confidence in its last box, in [0, 1] (NaN: the tracker
+    has no such signal)."""
 
     name = "tracker"
     is_deterministic = True
+    last_score = float("nan")
+    track_scores: np.ndarray | None = None
 
     def init(self, image, box) -> None:
         raise NotImplementedError
@@ -102,10 +116,12 @@ class SequenceTracker:
         """Run over ``img_files`` from ``box`` on the first; returns the boxes
         (N x 4, row 0 = ``box``) and the seconds spent per frame. The
         signature is the toolkit's; ``visualize`` is accepted and ignored
-        (drawing tracks is ``goturn.tracking.track``'s job)."""
+        (drawing tracks is ``goturn.tracking.track``'s job). ``last_score`` after every frame
+        (row 0: after init) is left in ``track_scores``."""
         boxes = np.zeros((len(img_files), 4))
         boxes[0] = box
         times = np.zeros(len(img_files))
+        self.track_scores = np.full(len(img_files), np.nan)
         for index, path in enumerate(img_files):
             with Image.open(path) as image:
                 image = image.convert("RGB")
@@ -115,37 +131,54 @@ class SequenceTracker:
             else:
                 boxes[index] = self.update(image)
             times[index] = time.perf_counter() - start
+            self.track_scores[index] = self.last_score
         return boxes, times
-
-
-class NoMotionTracker(SequenceTracker):
-    """The baseline that reports the first box on every frame: what a tracker
-    scores for knowing nothing about motion."""
-
-    name = "NoMotion"
-
-    def init(self, image, box) -> None:
-        self.box = [float(v) for v in box]
-
-    def update(self, image) -> list[float]:
-        return list(self.box)
 
 
 class Tracker(SequenceTracker):
     """GOTURN tracking one or several targets.
 
     ``checkpoint``: a path (see ``load_model``) or a GoturnNet (any module
-    ``(target, search) -> N x 4`` crop units). ``device``: auto|cpu|cuda|npu[:N]
-    or a torch.device.
+    ``(target, search) -> N x 4`` crop units; without GoturnNet's ``encode_target``,
+    ``encode_search`` and ``regress`` there is no lost-target score). ``device``:
+    auto|cpu|cuda|npu[:N] or a torch.device. ``precision``: auto|fp32|bf16|fp16 (autocast;
+    auto: fp32 on a CPU, half precision on accelerators, see ``inference_precision``).
+    ``score``: the lost-target score, ``appearance`` or ``fb`` (see ``lost_target``).
+
+    Per frame, the target tower runs once, on the crop around the new box: its features are
+    the next frame's target and, compared with the first frame's, the frame's appearance score
+    (``last_scores``, one per target; ``last_score`` for one target). That is the work of one
+    plain forward of the network per frame; ``score="fb"`` adds a backward pass.
     """
 
-    def __init__(self, checkpoint, device="auto", name: str = "GOTURN"):
+    def __init__(
+        self,
+        checkpoint,
+        device="auto",
+        name: str = "GOTURN",
+        precision: str = "auto",
+        score: str = "appearance",
+    ):
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
+        self.precision = inference_precision(precision, self.device)
         model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
         self.model = model.to(self.device).eval()
         self.name = name
+        self.score = score
+        # GoturnNet's parts: the target features are kept from frame to frame.
+        self._split = all(hasattr(model, part) for part in ("encode_target", "encode_search", "regress"))
         self._previous_image: np.ndarray | None = None
         self._previous_boxes: np.ndarray | None = None  # K x 4 corners
+        self._target_codes: torch.Tensor | None = None  # K x features, of the previous boxes
+        self._reference: AppearanceReference | None = None  # of the first boxes
+        self.last_scores = np.zeros(0)
+
+    @property
+    def last_score(self) -> float:
+        """The score of the single target's last box (NaN before init or with several targets)."""
+        return float(self.last_scores[0]) if len(self.last_scores) == 1 else float("nan")
 
     # ---- one target: the GOT-10k interface -------------------------------
     def init(self, image, box) -> None:
@@ -171,36 +204,67 @@ class Tracker(SequenceTracker):
                 "to track (boxes are x, y, width, height, not two corners)"
             )
         self._previous_image, self._previous_boxes = image, corners
+        if self._split:
+            self._target_codes = self._encode_targets(image, corners)
+            self._reference = AppearanceReference(self._target_codes)
+            self.last_scores = np.ones(len(corners))
+        else:
+            self.last_scores = np.full(len(corners), np.nan)
 
-    @torch.inference_mode()
     def update_targets(self, image) -> np.ndarray:
-        """The K boxes in ``image`` (K x 4 float64, [x, y, w, h])."""
+        """The K boxes in ``image`` (K x 4 float64, [x, y, w, h]); their scores are then in
+        ``last_scores`` (K, in [0, 1]; NaN for a network without GoturnNet's parts)."""
         if self._previous_boxes is None:
             raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
         current = to_bgr_array(image)
-        height, width = current.shape[:2]
-        count = len(self._previous_boxes)
-        targets = np.empty((count, CROP_SIZE, CROP_SIZE, 3), np.uint8)
-        searches = np.empty_like(targets)
-        geometries = []
-        for k, box in enumerate(self._previous_boxes):
-            crop_with_context(self._previous_image, box, targets[k])
-            geometries.append(crop_with_context(current, box, searches[k])[1])
-        units = self.model(
-            to_network_input(torch.from_numpy(targets).to(self.device)),
-            to_network_input(torch.from_numpy(searches).to(self.device)),
-        )
+        searches, geometries = self._crops(current, self._previous_boxes)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            if self._split:
+                units = self.model.regress(self._target_codes, self.model.encode_search(searches))
+            else:
+                targets, _ = self._crops(self._previous_image, self._previous_boxes)
+                units = self.model(targets, searches)
+        boxes = self._boxes(units, geometries, current)
+        if self._split:
+            self._target_codes = self._encode_targets(current, boxes)
+            if self.score == "fb":
+                self.last_scores = self._forward_backward(boxes)
+            else:
+                self.last_scores = self._reference.score(self._target_codes)
+        self._previous_image, self._previous_boxes = current, boxes
+        return corners_to_xywh(boxes)
+
+    def _boxes(self, units: torch.Tensor, geometries: list[CropGeometry], image: np.ndarray) -> np.ndarray:
+        """The network's answers (crop units) as boxes (corners) in ``image``."""
         units = units.float().cpu().numpy()
         if not np.isfinite(units).all():
             raise FloatingPointError(
                 "the network returned NaN or Inf; the checkpoint's weights are broken "
                 "(a diverged training run?)"
             )
-        boxes = np.stack(
+        height, width = image.shape[:2]
+        return np.stack(
             [
                 keep_in_image(box_from_crop_units(u, g, width, height), width, height)
                 for u, g in zip(units, geometries)
             ]
         )
-        self._previous_image, self._previous_boxes = current, boxes
-        return corners_to_xywh(boxes)
+
+    def _forward_backward(self, boxes: np.ndarray) -> np.ndarray:
+        """Track the new boxes back into the previous frame; their IoU with the previous boxes."""
+        searches, geometries = self._crops(self._previous_image, boxes)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            units = self.model.regress(self._target_codes, self.model.encode_search(searches))
+        back = self._boxes(units, geometries, self._previous_image)
+        return forward_backward_score(back, self._previous_boxes)
+
+    def _crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, list[CropGeometry]]:
+        """The network input of the context crops of ``boxes`` in ``image``, and their geometry."""
+        crops = np.empty((len(boxes), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        geometries = [crop_with_context(image, box, crops[k])[1] for k, box in enumerate(boxes)]
+        return to_network_input(torch.from_numpy(crops).to(self.device)), geometries
+
+    def _encode_targets(self, image: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
+        targets, _ = self._crops(image, boxes)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            return self.model.encode_target(targets)

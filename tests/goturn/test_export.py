@@ -16,7 +16,7 @@ from torch import nn
 
 from common.errors import UserError
 from goturn import export
-from goturn.model import FEATURES, GoturnNet
+from goturn.model import NETWORKS, GoturnNet
 
 needs_onnx = pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in ("onnx", "onnxscript")),
@@ -35,7 +35,7 @@ def small_goturn() -> GoturnNet:
             if isinstance(layer, nn.Conv2d):
                 nn.init.normal_(layer.weight, 0.0, 0.01)
                 nn.init.constant_(layer.bias, 0.1)
-    model.regressor = nn.Linear(2 * FEATURES, 4)
+    model.regressor = nn.Linear(2 * NETWORKS["caffenet"].features, 4)
     return model.eval()
 
 

@@ -70,3 +70,22 @@ def test_frozen_towers_compute_no_gradients(inputs):
 
 
 # ---- weight loaders -------------------------------------------------------
+
+
+def test_the_demo_network_is_caffenet_at_a_quarter_width(inputs):
+    torch.manual_seed(0)
+    tiny = GoturnNet("caffenet-tiny").eval()
+    assert tiny.network == "caffenet-tiny" and parameter_count(tiny) == 7_128_260
+    convs = [getattr(tiny.search_features, f"conv{k}").out_channels for k in range(1, 6)]
+    assert convs == [24, 64, 96, 96, 64] and tiny.regressor.fc6.out_features == 1024
+    # The same layers under the same names as CaffeNet's: only the shapes differ.
+    assert list(tiny.state_dict()) == list(GoturnNet().state_dict())
+    # No Caffe fillers, no dropout: PyTorch's init (biases not all 1) and identity dropouts.
+    assert not (tiny.regressor.fc6.bias == 1).all() and tiny.regressor.drop_fc6.p == 0.0
+    target, search = inputs
+    with torch.no_grad():
+        codes = tiny.encode_target(target)
+        assert codes.shape == (3, 64 * 6 * 6) and (codes >= 0).all()
+        torch.testing.assert_close(tiny.regress(codes, tiny.encode_search(search)), tiny(target, search))
+    with pytest.raises(ValueError, match="unknown network 'alexnet'"):
+        GoturnNet("alexnet")

@@ -1,13 +1,15 @@
 """goturn/optim.py: Caffe SGD (lr before momentum) equal to Caffe's update across lr changes; exact resume."""
 
+import argparse
 import copy
+import itertools
 
 import pytest
 import torch
 from torch import nn
 
 from goturn.model import GoturnNet
-from goturn.optim import CaffeSGD, base_lr, build_solver
+from goturn.optim import CaffeSGD, base_lr, build_optimizer, build_solver, cosine_factor, planned_steps
 
 
 def caffe_reference_steps(weights, grads, lrs, momentum, decay):
@@ -81,3 +83,49 @@ def test_solver_state_resumes_exactly():
     run(resumed, resumed_scheduler, grads[2:])
     for a, b, s in zip(straight, params[-2:], start):
         assert torch.equal(a, b.detach()) and not torch.equal(a, s)
+
+
+def solver_args(**overrides) -> argparse.Namespace:
+    """train.py's solver flags at their defaults (the Caffe recipe), with ``overrides``."""
+    from goturn.train import get_args_parser
+
+    args = get_args_parser().parse_args(["--data_path", "unused"])
+    for key, value in overrides.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_the_default_flags_are_the_caffe_recipe():
+    args = solver_args()
+    assert (args.network, args.optimizer, args.lr_schedule) == ("caffenet", "caffe_sgd", "step")
+    model = GoturnNet()
+    model.freeze_features()
+    optimizer, scheduler = build_optimizer(model, args, steps_per_epoch=1000)
+    assert isinstance(optimizer, CaffeSGD) and isinstance(scheduler, torch.optim.lr_scheduler.StepLR)
+    assert scheduler.step_size == 100_000 and base_lr(optimizer) == pytest.approx(1e-6)
+    assert [g["lr"] for g in optimizer.param_groups] == [pytest.approx(1e-5), pytest.approx(2e-5)]
+
+
+def test_adamw_with_cosine_decays_weights_not_biases_and_ends_at_zero():
+    model = GoturnNet("caffenet-tiny")
+    args = solver_args(optimizer="adamw", lr_schedule="cosine", lr=1e-3, wd=0.05, epochs=3, max_steps=10)
+    optimizer, scheduler = build_optimizer(model, args, steps_per_epoch=4)  # 12 steps, 10 run
+    assert isinstance(optimizer, torch.optim.AdamW)
+    decays = {g["name"]: g["weight_decay"] for g in optimizer.param_groups}
+    assert decays == {"weight": 0.05, "bias": 0.0}
+    names = dict(model.named_parameters())
+    biases = {id(p) for n, p in names.items() if n.endswith("bias")}
+    assert {id(p) for p in optimizer.param_groups[1]["params"]} == biases
+    lrs = []
+    for _ in range(10):
+        lrs.append(base_lr(optimizer))
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(0.5e-3)
+    assert all(a > b for a, b in itertools.pairwise(lrs)) and base_lr(optimizer) == pytest.approx(
+        0.0, abs=1e-12
+    )
+    assert planned_steps(3, 4, 10) == 10 and planned_steps(3, 4, 0) == 12
+    assert cosine_factor(0, 10, warmup_steps=2) == 0.5 and cosine_factor(1, 10, warmup_steps=2) == 1.0
+    with pytest.raises(ValueError, match="warmup_steps goes with --lr_schedule cosine"):
+        build_optimizer(model, solver_args(warmup_steps=5), steps_per_epoch=4)

@@ -16,7 +16,9 @@ from goturn.weights import (
     CAFFENET_SHAPES,
     WeightsError,
     load_caffenet_npy,
+    load_network,
     load_pretrained,
+    network_of,
 )
 
 
@@ -206,3 +208,24 @@ def test_own_checkpoint_round_trip_and_errors(net, inputs, tmp_path):
 
 
 # ---- solver ----------------------------------------------------------------
+
+
+def test_checkpoints_of_the_demo_network_are_told_apart_by_their_shapes(net, inputs, tmp_path):
+    torch.manual_seed(1)
+    tiny = GoturnNet("caffenet-tiny").eval()
+    torch.save({"model": tiny.state_dict()}, tmp_path / "tiny.pth")
+    torch.save(net.state_dict(), tmp_path / "full.pth")
+    assert network_of(tiny.state_dict()) == "caffenet-tiny" and network_of(net.state_dict()) == "caffenet"
+    target, search = inputs
+    for path, original in ((tmp_path / "tiny.pth", tiny), (tmp_path / "full.pth", net)):
+        model, kind = load_network(path)
+        assert kind == "goturn" and model.network == original.network
+        with torch.no_grad():
+            torch.testing.assert_close(model.eval()(target, search), original(target, search))
+    with pytest.raises(WeightsError, match=r"full\.pth: key '.*' has shape .* expected .* \(caffenet-tiny\)"):
+        load_pretrained(GoturnNet("caffenet-tiny"), tmp_path / "full.pth")
+    npy = save_npy(tmp_path / "caffenet_weights.npy", caffenet_dict())
+    with pytest.raises(
+        WeightsError, match="caffenet weights are caffenet's; they do not fit the caffenet-tiny"
+    ):
+        load_pretrained(GoturnNet("caffenet-tiny"), npy)

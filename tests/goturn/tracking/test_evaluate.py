@@ -15,7 +15,7 @@ from goturn.data.alov import load_alov
 from goturn.data.errors import DataError
 from goturn.tracking import benchmark, evaluate
 from goturn.tracking.sequences import read_alov, read_got10k, read_otb
-from goturn.tracking.tracker import Tracker
+from goturn.tracking.tracker import SequenceTracker, Tracker
 from tests.helpers.goturn_tracking_fixtures import (
     ConstantNet,
     write_alov,
@@ -149,7 +149,11 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"weights of model A")
     monkeypatch.setattr(
-        evaluate, "Tracker", lambda checkpoint, device, name: Tracker(ConstantNet(), device=device, name=name)
+        evaluate,
+        "Tracker",
+        lambda checkpoint, device, name, precision, score: Tracker(
+            ConstantNet(), device, name, precision, score
+        ),
     )
     command = [
         "--checkpoint",
@@ -178,6 +182,28 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
     capture = cv2.VideoCapture(str(out / "videos" / f"{name}.mp4"))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 11 and capture.read()[0]
     assert (out / "videos" / f"{name}.gif").stat().st_size > 0
+
+    # The peers (default --baselines: OpenCV's CSRT, KCF, MIL and no motion) went through the
+    # same files, metrics and report, with their frames/s; OpenCV's found flag is their score.
+    peers = ("CSRT", "KCF", "MIL", "NoMotion")
+    assert list(saved["summary"]) == ["GOTURN", *peers] and saved["model"] == "GOTURN"
+    for peer in peers:
+        assert np.loadtxt(out / "results" / peer / f"{name}.txt", delimiter=",").shape == (3, 4)
+        assert saved["summary"][peer]["fps"] > 0 and "vot" in saved["trackers"][peer]
+        comparison = saved["comparison"][peer]
+        assert comparison["auc"] == pytest.approx(
+            saved["summary"]["GOTURN"]["auc"] - saved["summary"][peer]["auc"]
+        )
+        assert comparison["statement"].startswith(f"GOTURN over {peer}: AUC ")
+        assert (comparison["speed_ratio"] is None) == (peer == "NoMotion")
+    for peer in ("CSRT", "KCF", "MIL"):
+        flags = np.loadtxt(out / "results" / peer / "scores" / f"{name}_score.txt")
+        assert len(flags) == 11 and set(flags) <= {0.0, 1.0}
+        assert "lost_target" in saved["trackers"][peer]
+    assert not (out / "results" / "NoMotion" / "scores").exists()  # no signal, no file
+    markdown = (out / "report.md").read_text()
+    assert "| CSRT |" in markdown and "## What GOTURN adds" in markdown
+    assert saved["comparison"]["MIL"]["statement"] in markdown
 
     # Results of another checkpoint are never mixed in: stop, or discard them.
     checkpoint.write_bytes(b"weights of model B")
@@ -263,3 +289,34 @@ def test_toolkit_functions_on_alov_result_files_give_our_numbers(tmp_path):
     precision = np.mean([c[1] for c in curves], axis=0)
     assert report["trackers"]["Stub"]["otb"]["auc"] == pytest.approx(np.mean(success), abs=1e-12)
     assert report["trackers"]["Stub"]["otb"]["precision_20px"] == pytest.approx(precision[20], abs=1e-12)
+
+
+class TruthOrLost(SequenceTracker):
+    """Reports the true box (score ``good``) on even frames and a box far from it (score
+    ``bad``) on odd ones."""
+
+    name = "Scripted"
+
+    def __init__(self, truth: dict, good: float, bad: float):
+        self.truth, self.good, self.bad = truth, good, bad
+
+    def track(self, img_files, box, visualize=False):
+        boxes = next(b for b in self.truth.values() if np.allclose(b[0], box)).copy()
+        boxes[1::2] += [40, 30, 0, 0]
+        self.track_scores = np.where(np.arange(len(boxes)) % 2, self.bad, self.good)
+        return boxes, np.full(len(boxes), 1e-3)
+
+
+def test_the_report_scores_the_lost_target_signal(tmp_path):
+    truth = write_otb(tmp_path / "otb", names=("Car", "Dog"))
+    sequences = read_otb(tmp_path / "otb")
+    for good, bad, expected in ((0.9, 0.2, 1.0), (0.1, 0.7, 0.0)):
+        out = tmp_path / f"eval_{good}"
+        report = benchmark.evaluate(TruthOrLost(truth, good, bad), sequences, out, supervised=False)
+        lost = report["trackers"]["Scripted"]["lost_target"]
+        assert lost["roc_auc"] == expected and lost["tracked_frames"] == 4 and lost["lost_frames"] == 6
+        assert report["summary"]["Scripted"]["lost_target_roc_auc"] == expected
+        assert report["trackers"]["Scripted"]["per_sequence"]["Car"]["lost_target"]["roc_auc"] == expected
+        scores = np.loadtxt(out / "results" / "Scripted" / "scores" / "Car_score.txt")
+        np.testing.assert_allclose(scores, [good, bad] * 3)
+        assert "lost_target" not in report["trackers"]["NoMotion"]

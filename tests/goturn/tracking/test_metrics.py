@@ -144,3 +144,25 @@ def test_functions_agree_with_the_got10k_toolkit():
     summary = metrics.got10k_summary([ious])
     assert summary["ao"] == pytest.approx(ao) and summary["sr_0.5"] == pytest.approx(sr)
     np.testing.assert_allclose(summary["success_curve"], curve)
+
+
+def test_roc_auc_is_the_share_of_tracked_lost_pairs_ordered_right():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(40), 1)  # rounded: ties occur
+    positive = rng.random(40) < 0.4
+    pairs = [(p, n) for p in scores[positive] for n in scores[~positive]]
+    brute_force = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
+    assert metrics.roc_auc(scores, positive) == pytest.approx(brute_force)
+    assert metrics.roc_auc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert metrics.roc_auc([0.1, 0.8], [True, False]) == 0.0
+    assert metrics.roc_auc([0.5, 0.5], [True, True]) is None  # no lost frame: undefined
+    assert metrics.roc_auc([np.nan, 0.5], [True, False]) is None
+
+
+def test_lost_target_summary_leaves_the_frames_in_between_out():
+    ious = np.array([0.9, 0.6, 0.3, 0.05, 0.0])
+    scores = np.array([0.8, 0.2, 0.99, 0.3, 0.1])  # the IoU-0.3 frame would spoil the order
+    summary = metrics.lost_target_summary(ious, scores)
+    assert summary["tracked_frames"] == 2 and summary["lost_frames"] == 2
+    assert summary["roc_auc"] == pytest.approx(0.75)  # 0.8 beats both, 0.2 beats 0.1 only
+    assert summary["mean_score_lost"] == pytest.approx(0.2)

@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 
 from goturn.data.crops import crop_with_context, to_network_input
+from goturn.model import GoturnNet
 from goturn.tracking import rendering, track
-from goturn.tracking.tracker import NoMotionTracker, Tracker
+from goturn.tracking.baselines import NoMotionTracker
+from goturn.tracking.tracker import Tracker
 from tests.conftest import run_python
 from tests.helpers.goturn_tracking_fixtures import (
     HEIGHT,
@@ -135,6 +137,8 @@ def test_track_command_line_writes_a_video_a_gif_and_the_boxes(tmp_path, tmp_pat
         str(tmp_path / "track.gif"),
         "--device",
         "cpu",
+        "--min_score",
+        "0.999",
     )
     assert result.returncode == 0, result.stderr
     assert "frames/s" in result.stdout
@@ -146,13 +150,19 @@ def test_track_command_line_writes_a_video_a_gif_and_the_boxes(tmp_path, tmp_pat
             break
         decoded.append(image)
     assert len(decoded) == len(frames) and decoded[0].shape == (HEIGHT, WIDTH, 3)
-    # Frame 0 shows the given box: its outline is drawn in the box colour.
+    # Frame 0 shows the given box: its outline is drawn in the box colour (score 1: not lost).
     x, y = round(MIDDLE_TARGET[0, 0]), round(MIDDLE_TARGET[0, 1] + MIDDLE_TARGET[0, 3] / 2)
     b, g, r = (int(v) for v in decoded[0][y, x])
-    assert r > 180 and b < 110, (r, g, b)
+    assert b > 180 and r < 110, (r, g, b)
     boxes = np.loadtxt(out.with_suffix(".txt"), delimiter=",")
     assert boxes.shape == (len(frames), 4)
     np.testing.assert_allclose(boxes[0], MIDDLE_TARGET[0], atol=1e-3)
+    # The scores in a file of their own, marked below --min_score; those frames' boxes are red.
+    scores = np.loadtxt(tmp_path / "out" / "track_score.txt", delimiter=",")
+    assert scores.shape == (len(frames), 2) and scores[0].tolist() == [1.0, 0.0]
+    assert ((scores[:, 0] >= 0) & (scores[:, 0] <= 1)).all()
+    np.testing.assert_array_equal(scores[:, 1], scores[:, 0] < 0.999)
+    assert f"{int(scores[:, 1].sum())} of {len(frames)} frames scored below" in result.stdout
     with Image.open(tmp_path / "track.gif") as gif:
         assert gif.n_frames == len(frames)
 
@@ -168,3 +178,90 @@ def test_box_argument_is_checked():
     for bad in ("1,2,3", "1,2,0,4", "a,b,c,d"):
         with pytest.raises(Exception, match="x,y,w,h"):
             track.parse_box(bad)
+
+
+class StayingNet(GoturnNet):
+    """The demo's network (random towers) whose regression always answers "the object stayed":
+    the tracker's box stays put, so what its crop shows decides the score."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        super().__init__("caffenet-tiny")
+
+    def regress(self, target_codes, search_codes):
+        return torch.tensor([[2.5, 2.5, 7.5, 7.5]]).expand(len(search_codes), 4)
+
+
+def test_the_score_drops_when_the_object_leaves_the_box():
+    """Frames 0-3 show the object in the (fixed) box, frames 4-7 only the background: the
+    appearance score stays near 1 on the first, falls on the others; several targets get one
+    score each, and the toolkit's track() leaves them per frame."""
+    box = np.array([30.0, 20.0, 24.0, 20.0])
+    shown = [box] * 4 + [np.array([-60.0, -60.0, 24.0, 20.0])] * 4  # drawn off the image: gone
+    rng = np.random.default_rng(7)
+    background = rng.integers(0, 120, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frames = []
+    for x, y, w, h in shown:
+        frame = background.copy()
+        if x >= 0:
+            frame[int(y) : int(y + h), int(x) : int(x + w)] = (230, 200, 40)
+        frames.append(frame)
+    tracker = Tracker(StayingNet(), device="cpu")
+    tracker.init(frames[0], box)
+    assert tracker.last_score == 1.0
+    scores = []
+    for frame in frames[1:]:
+        np.testing.assert_allclose(tracker.update(frame), box, atol=1e-3)
+        scores.append(tracker.last_score)
+    present, gone = np.array(scores[:3]), np.array(scores[3:])
+    assert (gone >= 0).all() and (present <= 1).all()
+    assert present.min() > 0.99 and gone.max() < present.min() - 0.05, scores
+
+    tracker.init_targets(frames[0], [box, box + np.array([40.0, 20.0, 0.0, 0.0])])
+    tracker.update_targets(frames[5])
+    assert tracker.last_scores.shape == (2,) and np.isnan(tracker.last_score)
+
+
+def test_bf16_autocast_tracks_like_fp32():
+    frames = render_frames(MIDDLE_TARGET, seed=8)
+    torch.manual_seed(0)
+    model = GoturnNet("caffenet-tiny").eval()
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        tracker = Tracker(model, device="cpu", precision=precision)
+        assert tracker.precision == precision
+        tracker.init(frames[0], MIDDLE_TARGET[0])
+        runs[precision] = [[*tracker.update(frame), tracker.last_score] for frame in frames[1:3]]
+    np.testing.assert_allclose(runs["bf16"], runs["fp32"], atol=0.5)
+    assert Tracker(model, device="cpu").precision == "fp32"  # auto on a CPU
+
+
+class JumpingNet(StayingNet):
+    """Forward passes answer "moved one box width right", backward passes "stayed": the box
+    tracked back does not return to where it came from."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def regress(self, target_codes, search_codes):
+        self.calls += 1
+        forward = self.calls % 2 == 1
+        units = [7.5, 2.5, 12.5, 7.5] if forward else [2.5, 2.5, 7.5, 7.5]
+        return torch.tensor([units]).expand(len(search_codes), 4)
+
+
+def test_the_forward_backward_score_is_the_iou_of_the_way_back():
+    frames = render_frames(MIDDLE_TARGET, seed=9)
+    box = [20.0, 20.0, 16.0, 12.0]
+    consistent = Tracker(StayingNet(), device="cpu", score="fb")
+    consistent.init(frames[0], box)
+    consistent.update(frames[1])
+    assert consistent.last_score == pytest.approx(1.0)
+    jumping = Tracker(JumpingNet(), device="cpu", score="fb")
+    jumping.init(frames[0], box)
+    moved = jumping.update(frames[1])
+    assert moved[0] == pytest.approx(box[0] + box[2]) and jumping.model.calls == 2
+    assert jumping.last_score == pytest.approx(0.0)  # back where it jumped to: no overlap
+    with pytest.raises(ValueError, match="score must be one of"):
+        Tracker(StayingNet(), device="cpu", score="psr")
