@@ -6,17 +6,13 @@ the kernel can send a signal to a process when its parent exits (prctl PR_SET_PD
 SIGTERM makes a training process save at the end of its step and stop (common.stop_control),
 so an orphan ends as a signalled run does, with a checkpoint to resume from.
 
-    python -m common.orphans MODULE ARGS...    run MODULE (e.g. torch.distributed.run) as
-                                               ``python -m MODULE ARGS...`` would, ending it
-                                               with SIGTERM when its parent exits
-
 The flag survives exec but not fork: every process that must die with its parent sets it for
-itself (torchrun's workers do in common.runtime; the launcher starts torchrun through here).
+itself (torchrun's workers do in common.runtime; the launcher starts torchrun through
+``python -m common.die_with_parent``).
 """
 
 import ctypes
 import os
-import runpy
 import signal
 import sys
 
@@ -48,15 +44,3 @@ def started_by_a_launcher() -> bool:
     with their parent. A process started by hand does not (``nohup python -m ... &`` must
     survive the shell that started it)."""
     return "TORCHELASTIC_RUN_ID" in os.environ or os.environ.get(ENV_FLAG) == "1"
-
-
-def main() -> None:
-    if len(sys.argv) < 2:
-        raise SystemExit("usage: python -m common.orphans MODULE [ARGS...]")
-    die_with_parent()
-    module, sys.argv = sys.argv[1], sys.argv[1:]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
-
-
-if __name__ == "__main__":
-    main()
