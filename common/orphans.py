@@ -6,11 +6,9 @@ the kernel can send a signal to a process when its parent exits (prctl PR_SET_PD
 SIGTERM makes a training process save at the end of its step and stop (common.stop_control),
 so an orphan ends as a signalled run does, with a checkpoint to resume from.
 
-``python -m common.launch_bound MODULE ARGS...`` runs MODULE (e.g. torch.distributed.run) as
-``python -m MODULE ARGS...`` would, ending it with SIGTERM when its parent exits.
-
 The flag survives exec but not fork: every process that must die with its parent sets it for
-itself (torchrun's workers do in common.runtime; the launcher starts torchrun through here).
+itself (torchrun's workers do in common.runtime; the launcher starts torchrun through
+``python -m common.die_with_parent``).
 """
 
 import ctypes

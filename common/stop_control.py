@@ -20,27 +20,29 @@ class StopControl:
         self.distributed = distributed_run
         self.where_to_resume = where_to_resume
         self.requested = False
+        self.signal_name = ""  # the first signal's, logged when the stop is decided
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._request)
 
     def _request(self, signum, _frame) -> None:
+        """The handler writes with os.write only: a signal that lands while the logger (or any
+        buffered stream) is writing would find its lock taken, and the logger would print a
+        block of "Logging error" lines instead. The log gets the stop when it is decided."""
         if self.requested:
             self._stop_now(signum)
         self.requested = True
-        name = signal.Signals(signum).name
-        self.log.warning(f"{name} received: saving a checkpoint at the end of this step, then stopping")
+        self.signal_name = signal.Signals(signum).name
+        say(
+            f"{self.signal_name} received: saving a checkpoint at the end of this step, then "
+            "stopping (once more: stop at once, without saving)"
+        )
 
     def _stop_now(self, signum: int) -> None:
         """The second signal: exit at once. A KeyboardInterrupt raised here would unwind through
         the loader, its threads and workers, printing a hundred lines of tracebacks; os._exit
         leaves nothing half-written that matters (checkpoints are renamed into place whole)."""
         name = signal.Signals(signum).name
-        print(
-            f"error: second {name}: stopped at once, without saving; {self.where_to_resume()}",
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.stdout.flush()
+        say(f"error: second {name}: stopped at once, without saving; {self.where_to_resume()}")
         os._exit(128 + signum)
 
     def should_stop(self) -> bool:
@@ -54,7 +56,14 @@ class StopControl:
         """Why training stops after ``step``: "signal" (SIGTERM/Ctrl-C on any process),
         "max_steps" (``--max_steps`` reached; 0 means no limit), or None to go on."""
         if self.should_stop():
+            received = f"{self.signal_name} received" if self.signal_name else "another process was signalled"
+            self.log.warning(f"{received}: stopping after step {step}, with a checkpoint")
             return "signal"
         if max_steps and step >= max_steps:
             return "max_steps"
         return None
+
+
+def say(line: str) -> None:
+    """One line on stderr, written in one system call (safe inside a signal handler)."""
+    os.write(sys.stderr.fileno(), (line + "\n").encode())

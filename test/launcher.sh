@@ -115,9 +115,9 @@ if [ "$RANK_SIZE" -gt 1 ]; then
     else
         RENDEZVOUS=(--standalone --nnodes 1)  # a free port is picked for us
     fi
-    # torchrun is started through common.launch_bound, which asks for SIGTERM when this script dies;
+    # torchrun is started through common.die_with_parent: SIGTERM for it when this script dies;
     # the ranks ask for it themselves when torchrun dies (common.runtime).
-    COMMAND=("$PYTHON" -m common.launch_bound torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
+    COMMAND=("$PYTHON" -m common.die_with_parent torch.distributed.run "${RENDEZVOUS[@]}" --nproc_per_node "$NPROC"
              -m "$MODULE" "${ARGS[@]}")
 else
     COMMAND=("$PYTHON" -m "$MODULE" "${ARGS[@]}")
