@@ -1,10 +1,13 @@
 """The run folder (``--output_dir``) of a training run: one live run at a time, and never taken
 over silently by a new one.
 
-- A lock: rank 0 holds an exclusive ``flock`` on ``run.lock`` in the folder for the run's life,
+- A lock: rank 0 holds an exclusive fcntl lock on ``run.lock`` in the folder for the run's life,
   taken before it writes anything there. The kernel releases it when the process ends, however
   it ends, so a crashed run leaves no stale lock; a second run in the folder is refused with
-  one line naming the holder (its pid and host, which the holder writes into the file).
+  one line naming the holder (its pid and host, which the holder writes into the file). It is a
+  POSIX record lock (``lockf``), which belongs to the process: an ``flock`` would belong to the
+  open file, which the loader workers inherit when they fork, and a killed run's workers would
+  hold it on for seconds. (It also works on NFS.)
 - No silent overwrite: a fresh run (no ``--resume``) in a folder that holds a run (a
   checkpoint, a loss curve or a result) is refused, saying how to continue it (``--resume
   auto``) or to start afresh (``--fresh`` moves the old run aside to ``<folder>.old-<time>``).
@@ -84,10 +87,10 @@ class RunFolderLock:
 def _lock(handle) -> bool:
     """Whether the exclusive lock was taken; a file system without locks counts as taken."""
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
+        fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
+        if error.errno in (errno.EACCES, errno.EAGAIN):
+            return False  # another process holds it
         if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
             raise
     return True
