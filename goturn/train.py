@@ -59,6 +59,8 @@ VAL_BATCH = 50
 VAL_LOSS_NAME = "val loss: summed L1 per 50 examples (lower is better)"
 NO_VALIDATION = "not measured: no validation batches (--val_batches 0 or no held-out data)"
 NOT_VALIDATED = {"loss": math.nan, "l1_per_coordinate": math.nan}
+# A box that did not move, in the units of the search crop around it (the crop is twice its size).
+NO_MOTION_UNITS = torch.tensor([2.5, 2.5, 7.5, 7.5])
 DEFAULT_CAFFENET = Path(__file__).resolve().parent / "pretrained" / "caffenet_weights.npy"
 
 
@@ -90,7 +92,9 @@ def load_data(args, rt) -> Data:
 
     motion = MotionModel(args.lamda_shift, args.lamda_scale, args.min_scale, args.max_scale)
     generator = (args.examples_per_pair, motion, args.skip_bad, args.pixels_on)
-    train_stream = ExampleStream(tables["train"], args.batch_size, args.seed, *generator)
+    train_stream = ExampleStream(
+        tables["train"], args.batch_size, args.seed, *generator, target_jitter=target_jitter(args)
+    )
     train_batches = StreamBatches(train_stream, rt.rank, rt.world_size)
     steps = RunSteps(len(train_batches), args.epochs)
     loader = make_loader(train_batches, steps, workers=args.workers, device=rt.device)
@@ -155,30 +159,45 @@ def train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, run, mete
 
 
 @torch.no_grad()
+def target_jitter(args) -> MotionModel | None:
+    """The demo's small moves of the previous box (``--target_jitter``; None: the original's
+    exact previous box). Shift and scale errors are Laplace with that rate, the scale error at
+    most 25 %."""
+    if not args.target_jitter:
+        return None
+    return MotionModel(args.target_jitter, args.target_jitter, -0.25, 0.25)
+
+
 def validate(model, val_loader, rt, step: int) -> dict[str, float]:
     """Loss on the fixed validation batches after ``step``, summed over ranks, logged and written
     to TensorBoard: ``loss`` is the summed L1 per 50 examples (the seed's val-loss),
     ``l1_per_coordinate`` the mean absolute error of one coordinate in crop units (0..10).
     (The tracking benchmark of a trained model is goturn.tracking.evaluate.)"""
     model.eval()
-    total, count = 0.0, 0
+    total, no_motion, count = 0.0, 0.0, 0
     for batch in val_loader:
         target, search, target_index, label = to_device(batch, rt.device, True)
         with rt.amp.autocast():
             prediction = model(target, search, target_index)
         total += l1_sum(prediction, label).item()
+        # For scale: the loss of answering "the object stayed" (the search crop's centred box).
+        no_motion += l1_sum(NO_MOTION_UNITS.to(label.device).expand_as(label), label).item()
         count += len(label)
     # Gathered as Python numbers: any backend takes them (HCCL reduces no
     # float64), and they add up in rank order, the same on every rank.
-    per_rank = distributed.all_gather_object((total, count))
-    total, count = sum(part[0] for part in per_rank), sum(part[1] for part in per_rank)
+    per_rank = distributed.all_gather_object((total, no_motion, count))
+    total, no_motion, count = (sum(part[k] for part in per_rank) for k in range(3))
     model.train()
     if count == 0:
         return dict(NOT_VALIDATED)
-    val = {"loss": total / count * VAL_BATCH, "l1_per_coordinate": total / (count * 4)}
+    val = {
+        "loss": total / count * VAL_BATCH,
+        "l1_per_coordinate": total / (count * 4),
+        "no_motion_loss": no_motion / count * VAL_BATCH,
+    }
     rt.log.info(
         f"validation at step {step}: loss {val['loss']:.4f} (summed L1 per 50 examples), "
-        f"{val['l1_per_coordinate']:.4f} per coordinate"
+        f"{val['l1_per_coordinate']:.4f} per coordinate; no motion {val['no_motion_loss']:.4f}"
     )
     rt.tensorboard.add_scalar("val/loss", val["loss"], step)
     rt.tensorboard.add_scalar("val/l1_per_coordinate", val["l1_per_coordinate"], step)
@@ -321,6 +340,14 @@ def get_args_parser():
     )
     gen.add_argument(
         "--max_scale", type=number(float, above=-1), default=0.4, help="upper clip of the scale change"
+    )
+    gen.add_argument(
+        "--target_jitter",
+        type=non_negative_float,
+        default=0.0,
+        help="training examples only: cut the target (and the true example's search crop) around "
+        "the previous box moved by Laplace(rate) shifts and scale errors, as a tracker's drifting "
+        "estimate is (0: the exact previous box, as the original; the demo uses 15)",
     )
     add_pixels_on_flag(gen, "--crops_on", "cutting the 227x227 crops")
     model = parser.add_argument_group("model")

@@ -18,6 +18,7 @@ crops are computed together (one array operation for all of them), and
 every crop is resized straight into the caller's buffer.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,18 @@ def _check_inside(box: np.ndarray, image: np.ndarray, path: str) -> np.ndarray:
             f"the box {[round(float(v), 1) for v in box]} of {path} lies outside its {width}x{height} image"
         )
     return box
+
+
+def jitter_previous_box(pair: PairImages, rng: np.random.Generator, jitter: MotionModel) -> PairImages:
+    """``pair`` with its previous box moved a little (``jitter``: a motion model of small
+    moves): the target and the true example's search crop are then cut around a box that is
+    slightly off, as a tracker's last estimate is, while the label stays the true current box.
+    Not in the original (its target is always the true previous box): the demo recipe's
+    ``--target_jitter``, which teaches a network trained in a few minutes to correct its own
+    drift instead of copying a mis-framed target."""
+    height, width = pair.prev_image.shape[:2]
+    moved = sample_moved_boxes(pair.prev_box, width, height, 1, rng, jitter)[0]
+    return dataclasses.replace(pair, prev_box=moved)
 
 
 def search_boxes(

@@ -42,7 +42,7 @@ from common.seeding import derive_seed
 from goturn.data.crops import CROP_SIZE, to_network_input
 from goturn.data.device_crops import DeviceCropSources, crop_batch_on_device
 from goturn.data.errors import DataError
-from goturn.data.examples import PairImages, load_pair, make_examples, search_boxes
+from goturn.data.examples import PairImages, jitter_previous_box, load_pair, make_examples, search_boxes
 from goturn.data.motion import MotionModel
 from goturn.data.records import PairTable
 
@@ -84,6 +84,7 @@ class ExampleStream:
         motion: MotionModel | None = None,
         skip_bad: bool = False,
         crops_on: str = "loader",
+        target_jitter: MotionModel | None = None,
     ):
         if crops_on not in PIXELS_ON:
             raise ValueError(f"crops_on must be one of {PIXELS_ON}, got {crops_on!r}")
@@ -98,6 +99,7 @@ class ExampleStream:
         self.generated = generated
         self.examples_per_unit = generated + 1
         self.motion = motion or MotionModel()
+        self.target_jitter = target_jitter
         self.skip_bad = skip_bad
         self.units_per_epoch = len(self.sources) * max(len(table) for table in self.sources)
         self.batches_per_epoch = math.ceil(self.units_per_epoch * self.examples_per_unit / batch_size)
@@ -162,7 +164,10 @@ class ExampleStream:
         for slot, (unit, first, stop) in enumerate(units):
             (source_id, row), pair, misses = self._unit_pair(epoch, unit)
             skipped += misses
-            centres = search_boxes(pair, self.generated, self.unit_rng(epoch, unit), self.motion)
+            rng = self.unit_rng(epoch, unit)
+            if self.target_jitter is not None:
+                pair = jitter_previous_box(pair, rng, self.target_jitter)
+            centres = search_boxes(pair, self.generated, rng, self.motion)
             rows = slice(filled, filled + stop - first)
             table = self.sources[source_id]
             # A DET object's two frames are one image: one key, sent once by device crops.
