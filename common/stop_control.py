@@ -12,8 +12,10 @@ from common import distributed
 
 class StopControl:
     """Installs the signal handlers: the first SIGTERM/Ctrl-C asks the run to save a checkpoint
-    at the end of the step and stop; a second one means now: one line, and the process exits
-    without saving (``where_to_resume()`` says which checkpoint is left)."""
+    at the end of the step and stop; a second Ctrl-C means now: one line, and the process exits
+    without saving (``where_to_resume()`` says which checkpoint is left). A repeated SIGTERM
+    changes nothing: schedulers and a dying parent (common.orphans) can send it more than
+    once, and the checkpoint must still be written."""
 
     def __init__(self, log, distributed_run: bool, where_to_resume=lambda: ""):
         self.log = log
@@ -29,12 +31,14 @@ class StopControl:
         buffered stream) is writing would find its lock taken, and the logger would print a
         block of "Logging error" lines instead. The log gets the stop when it is decided."""
         if self.requested:
-            self._stop_now(signum)
+            if signum == signal.SIGINT:
+                self._stop_now(signum)
+            return
         self.requested = True
         self.signal_name = signal.Signals(signum).name
         say(
             f"{self.signal_name} received: saving a checkpoint at the end of this step, then "
-            "stopping (once more: stop at once, without saving)"
+            "stopping (a second Ctrl-C: stop at once, without saving)"
         )
 
     def _stop_now(self, signum: int) -> None:
