@@ -62,6 +62,20 @@ class ContextWindows(NamedTuple):
     place_x: np.ndarray
     place_y: np.ndarray
 
+    def paste_columns(self) -> tuple[np.ndarray, ...]:
+        """What cutting a crop needs, in the order both crop paths read it: the image pixels
+        (src x, y, w, h), where they go on the canvas (place x, y) and the canvas size."""
+        return (
+            self.src_x,
+            self.src_y,
+            self.src_w,
+            self.src_h,
+            self.place_x,
+            self.place_y,
+            self.canvas_w,
+            self.canvas_h,
+        )
+
 
 @dataclass(frozen=True)
 class CropGeometry:
@@ -159,21 +173,7 @@ def cut_crops(image: np.ndarray, windows: ContextWindows, out: np.ndarray) -> np
     """The ``CROP_SIZE`` x ``CROP_SIZE`` crops of ``windows`` from ``image``
     (H x W x C uint8), written into ``out`` (n x CROP_SIZE x CROP_SIZE x C)."""
     pixel_shape = image.shape[2:]
-    rows = zip(
-        *(
-            column.tolist()
-            for column in (
-                windows.src_x,
-                windows.src_y,
-                windows.src_w,
-                windows.src_h,
-                windows.place_x,
-                windows.place_y,
-                windows.canvas_w,
-                windows.canvas_h,
-            )
-        )
-    )
+    rows = zip(*(column.tolist() for column in windows.paste_columns()))
     for k, (x, y, w, h, place_x, place_y, canvas_w, canvas_h) in enumerate(rows):
         region = image[y : y + h, x : x + w]
         if place_x == 0 and place_y == 0 and w == canvas_w and h == canvas_h:

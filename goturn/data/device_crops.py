@@ -100,17 +100,7 @@ class DeviceCropSources:
 
 
 def _rect_rows(frame: int, windows: ContextWindows) -> np.ndarray:
-    columns = (
-        windows.src_x,
-        windows.src_y,
-        windows.src_w,
-        windows.src_h,
-        windows.place_x,
-        windows.place_y,
-        windows.canvas_w,
-        windows.canvas_h,
-    )
-    return np.stack([np.full_like(windows.src_x, frame), *columns], axis=1)
+    return np.stack([np.full_like(windows.src_x, frame), *windows.paste_columns()], axis=1)
 
 
 def crop_batch_on_device(batch: dict, device: torch.device, non_blocking: bool = False):
