@@ -16,13 +16,15 @@ tracker's frames/s (network and crops only) and the end-to-end rate.
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
+from common.atomic import write_text_atomically
 from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
@@ -60,8 +62,11 @@ def read_frames(source: Path, max_frames: int | None):
 
         def images():
             for path in paths[:max_frames]:
-                with Image.open(path) as image:
-                    yield np.asarray(image.convert("RGB"))
+                try:
+                    with Image.open(path) as image:
+                        yield np.asarray(image.convert("RGB"))
+                except (OSError, UnidentifiedImageError) as error:
+                    raise UserError(f"{path}: not a readable image ({error})") from None
 
         return images(), None
     if not source.is_file():
@@ -74,11 +79,16 @@ def read_frames(source: Path, max_frames: int | None):
     rate = float(stream.average_rate) if stream.average_rate else None
 
     def decoded():
+        index = 0
         with container:
-            for index, frame in enumerate(container.decode(stream)):
-                if max_frames is not None and index >= max_frames:
-                    break
-                yield upright(frame)
+            try:
+                for frame in container.decode(stream):
+                    if max_frames is not None and index >= max_frames:
+                        break
+                    yield upright(frame)
+                    index += 1
+            except av.FFmpegError as error:
+                raise UserError(f"{source}: frame {index + 1} cannot be decoded ({error})") from None
 
     return decoded(), rate
 
@@ -157,6 +167,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written until the track is complete: beside it, hidden, with the same
+    suffix (the video's container format follows it). A failed run leaves no partial output."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
 def main(args) -> dict:
     start = time.perf_counter()
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
@@ -167,13 +183,15 @@ def main(args) -> dict:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     writer, gif_frames = None, []
 
+    video_partial = partial_path(args.out)
+
     def draw(index, frame, box, score):
         nonlocal writer
         drawn = frame.copy()
         draw_tracked(drawn, box, score, args.min_score)
         draw_label(drawn, f"#{index}")
         if writer is None:
-            writer = VideoWriter(args.out, fps, frame.shape[1], frame.shape[0])
+            writer = VideoWriter(video_partial, fps, frame.shape[1], frame.shape[0])
         writer.write(drawn)
         if args.gif is not None:
             gif_frames.append(gif_frame(drawn))
@@ -181,16 +199,26 @@ def main(args) -> dict:
     loop_start = time.perf_counter()
     try:
         boxes, seconds, scores = track_video(tracker, frames, args.box, draw)
-    finally:
         if writer is not None:
             writer.close()
+            writer = None
+            os.replace(video_partial, args.out)
+    finally:
+        if writer is not None:
+            writer.container.close()
+        video_partial.unlink(missing_ok=True)
     loop_seconds = time.perf_counter() - loop_start
     boxes_path = args.boxes or args.out.with_suffix(".txt")
-    boxes_path.write_text("".join(",".join(f"{v:.3f}" for v in box) + "\n" for box in boxes))
+    write_text_atomically(boxes_path, "".join(",".join(f"{v:.3f}" for v in box) + "\n" for box in boxes))
     scores_path = args.scores or boxes_path.with_name(boxes_path.stem + "_score.txt")
-    scores_path.write_text(score_lines(scores, args.min_score))
+    write_text_atomically(scores_path, score_lines(scores, args.min_score))
     if args.gif is not None:
-        save_gif(args.gif, gif_frames, fps)
+        gif_partial = partial_path(args.gif)
+        try:
+            save_gif(gif_partial, gif_frames, fps)
+            os.replace(gif_partial, args.gif)
+        finally:
+            gif_partial.unlink(missing_ok=True)
     tracker_fps = (len(seconds) - 1) / seconds[1:].sum() if len(seconds) > 1 else float("nan")
     print(
         f"{len(boxes)} frames: tracker {tracker_fps:.1f} frames/s, end to end (decode, track, draw, "

@@ -57,9 +57,9 @@ def load_model(checkpoint) -> GoturnNet:
     return model
 
 
-def to_bgr_array(image) -> np.ndarray:
-    """An RGB (or grey) PIL image or uint8 array as the H x W x 3 uint8 BGR
-    array the crop code and the network expect (Caffe's channel order)."""
+def to_rgb_array(image) -> np.ndarray:
+    """An RGB (or grey, or RGBA) PIL image or uint8 array as an H x W x 3 uint8 RGB array,
+    without a copy where the input already is one."""
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     array = np.asarray(image)
@@ -69,7 +69,12 @@ def to_bgr_array(image) -> np.ndarray:
         array = np.repeat(array[:, :, None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
         raise ValueError(f"expected an RGB image H x W x 3 (or grey H x W), got shape {array.shape}")
-    return np.ascontiguousarray(array[:, :, 2::-1])
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def to_bgr_array(image) -> np.ndarray:
+    """The image as the H x W x 3 uint8 BGR array OpenCV's trackers expect."""
+    return np.ascontiguousarray(to_rgb_array(image)[:, :, ::-1])
 
 
 def xywh_to_corners(boxes) -> np.ndarray:
@@ -192,7 +197,7 @@ class Tracker(SequenceTracker):
     # ---- several targets, one batch ----------------------------------------
     def init_targets(self, image, boxes) -> None:
         """Start tracking ``boxes`` (K x 4, [x, y, w, h]) in ``image``."""
-        image, corners = to_bgr_array(image), xywh_to_corners(boxes)
+        image, corners = to_rgb_array(image), xywh_to_corners(boxes)
         height, width = image.shape[:2]
         outside = (
             (corners[:, 2] <= 0) | (corners[:, 3] <= 0) | (corners[:, 0] >= width) | (corners[:, 1] >= height)
@@ -203,7 +208,7 @@ class Tracker(SequenceTracker):
                 f"the box {box} ([x, y, w, h]) lies outside the {width}x{height} image: nothing "
                 "to track (boxes are x, y, width, height, not two corners)"
             )
-        self._previous_image, self._previous_boxes = image, corners
+        self._previous_image, self._previous_boxes = self._kept(image), corners
         if self._split:
             self._target_codes = self._encode_targets(image, corners)
             self._reference = AppearanceReference(self._target_codes)
@@ -216,7 +221,7 @@ class Tracker(SequenceTracker):
         ``last_scores`` (K, in [0, 1]; NaN for a network without GoturnNet's parts)."""
         if self._previous_boxes is None:
             raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
-        current = to_bgr_array(image)
+        current = to_rgb_array(image)
         searches, geometries = self._crops(current, self._previous_boxes)
         with torch.inference_mode(), autocast(self.device, self.precision):
             if self._split:
@@ -231,8 +236,14 @@ class Tracker(SequenceTracker):
                 self.last_scores = self._forward_backward(boxes)
             else:
                 self.last_scores = self._reference.score(self._target_codes)
-        self._previous_image, self._previous_boxes = current, boxes
+        self._previous_image, self._previous_boxes = self._kept(current), boxes
         return corners_to_xywh(boxes)
+
+    def _kept(self, image: np.ndarray) -> np.ndarray | None:
+        """The frame as the next update needs it: a copy (the caller may reuse its buffer, as
+        video readers do) where the next update crops it, nothing where the target features
+        carried over suffice (the split network with the appearance score)."""
+        return None if self._split and self.score != "fb" else image.copy()
 
     def _boxes(self, units: torch.Tensor, geometries: list[CropGeometry], image: np.ndarray) -> np.ndarray:
         """The network's answers (crop units) as boxes (corners) in ``image``."""
@@ -259,10 +270,13 @@ class Tracker(SequenceTracker):
         return forward_backward_score(back, self._previous_boxes)
 
     def _crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, list[CropGeometry]]:
-        """The network input of the context crops of ``boxes`` in ``image``, and their geometry."""
+        """The network input of the context crops of ``boxes`` in the RGB ``image``, and their
+        geometry. The crops are cut from the RGB frame and turned to the network's BGR after
+        (the same pixels: the resize works per channel), which spares a copy of the whole frame."""
         crops = np.empty((len(boxes), CROP_SIZE, CROP_SIZE, 3), np.uint8)
         geometries = [crop_with_context(image, box, crops[k])[1] for k, box in enumerate(boxes)]
-        return to_network_input(torch.from_numpy(crops).to(self.device)), geometries
+        bgr = torch.from_numpy(crops).flip(-1)
+        return to_network_input(bgr.to(self.device)), geometries
 
     def _encode_targets(self, image: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
         targets, _ = self._crops(image, boxes)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from common.errors import UserError
 from goturn.data.crops import crop_with_context, to_network_input
 from goturn.model import GoturnNet
 from goturn.tracking import rendering, track
@@ -171,6 +172,23 @@ def test_track_command_line_writes_a_video_a_gif_and_the_boxes(tmp_path, tmp_pat
     decoded = list(decoded)
     assert rate == pytest.approx(rendering.DEFAULT_FPS) and len(decoded) == 3
     assert decoded[0].shape == (HEIGHT, WIDTH, 3) and decoded[0].dtype == np.uint8
+
+
+def test_a_truncated_frame_is_named_and_no_partial_output_is_left(tmp_path, tmp_path_factory):
+    frames_dir = tmp_path / "frames"
+    for index, frame in enumerate(render_frames(MIDDLE_TARGET[:5], seed=6), start=1):
+        write_jpeg(frames_dir / f"{index:05d}.jpg", frame)
+    broken = frames_dir / "00004.jpg"
+    broken.write_bytes(broken.read_bytes()[:600])
+    out = tmp_path / "out" / "track.mp4"
+    box = ",".join(f"{v}" for v in MIDDLE_TARGET[0])
+    flags = {"--checkpoint": random_checkpoint(tmp_path_factory), "--input": frames_dir, "--box": box}
+    flags |= {"--out": out, "--gif": out.with_suffix(".gif"), "--device": "cpu"}
+    args = track.get_args_parser().parse_args([str(item) for pair in flags.items() for item in pair])
+    with pytest.raises(UserError, match=r"00004\.jpg: not a readable image"):
+        track.main(args)
+    # Three frames were tracked and encoded before the broken one: none of it is left behind.
+    assert list(out.parent.iterdir()) == []
 
 
 def test_box_argument_is_checked():
