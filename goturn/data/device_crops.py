@@ -44,7 +44,7 @@ The batch carries, besides the labels and indices of every batch:
 import numpy as np
 import torch
 
-from goturn.data.crops import BGR_MEAN, CROP_SIZE, ContextWindows
+from goturn.data.crops import CROP_SIZE, ContextWindows, mean_image
 from goturn.data.examples import PairImages, locate_examples
 
 RECT_COLUMNS = ("frame", "x", "y", "w", "h", "place_x", "place_y", "canvas_w", "canvas_h")
@@ -153,8 +153,7 @@ def crop_from_band(band: torch.Tensor, rects: torch.Tensor) -> torch.Tensor:
     weight = (y_weight[:, :, None] * x_weight[:, None, :])[..., None]
     # One pass weights the samples, subtracts the mean and writes the channels-last layout.
     out = torch.empty((count, CROP_SIZE, CROP_SIZE, 3), dtype=torch.float32, device=band.device)
-    minus_mean = -torch.tensor(BGR_MEAN, dtype=torch.float32, device=band.device)
-    torch.addcmul(minus_mean, samples, weight, out=out)
+    torch.addcmul(mean_image(CROP_SIZE, CROP_SIZE, band.device, -1.0), samples, weight, out=out)
     return out.permute(0, 3, 1, 2)
 
 
