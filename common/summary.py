@@ -8,7 +8,9 @@ file that ModelZoo users and their dashboards read.
 
 import json
 import platform
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -32,6 +34,7 @@ def write_run_info(output_dir, rt, args: dict) -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "args": args,
+        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
     }
     write_json_atomically(Path(output_dir) / RUN_INFO_FILE, info, sort_keys=True)
 

@@ -15,6 +15,8 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from common.checkpoint import LATEST
+from common.model_card import write_training_card
 from common.prefetch import BackgroundIterator
 from common.summary import RESULT_FILE, write_result
 
@@ -237,9 +239,10 @@ class TrainingRun:
         taken, step = self.steps_taken, self.state.step
         return f"{taken} steps" + (f" (the run is at step {step})" if step != taken else "")
 
-    def finish(self, *, summary: str, skipped_what: str, extra: dict, **result) -> int:
+    def finish(self, *, summary: str, skipped_what: str, extra: dict, data: dict, **result) -> int:
         """A run stopped by a signal says how to resume; a finished one logs ``summary`` and
-        writes result.json (``result``: common.summary.write_result's figures). A resumed run
+        writes result.json (``result``: common.summary.write_result's figures) and MODEL_CARD.md
+        beside the checkpoint (``data``: what the run trained and validated on). A resumed run
         that trained nothing keeps the result.json its end wrote (this process measured no
         throughput)."""
         rt, state = self.rt, self.state
@@ -268,5 +271,8 @@ class TrainingRun:
             is_main=rt.is_main,
             **result,
         )
+        checkpoint = rt.output_dir / LATEST
+        if rt.is_main and checkpoint.is_file():
+            rt.log.info(f"model card: {write_training_card(rt.output_dir, checkpoint, data)}")
         rt.finish()
         return 0

@@ -355,7 +355,7 @@ def main(args):
                 model_ddp, criterion, optimizer, lr_scheduler, batches, to_model_input, rt, args, run, meter
             )
             run.end_epoch(reason)
-    return finish(run, meter, args)
+    return finish(run, meter, args, data)
 
 
 def test_only(model, split, rt, args) -> int:
@@ -388,7 +388,7 @@ def log_recipe(model, args, rt, steps_per_epoch: int) -> None:
     )
 
 
-def finish(run, meter, args) -> int:
+def finish(run, meter, args, data) -> int:
     """The closing log line and result.json (the ModelZoo summary's figures)."""
     fps, val = meter.samples_per_sec, run.state.val
     return run.finish(
@@ -402,6 +402,14 @@ def finish(run, meter, args) -> int:
         accuracy=val["top1"],
         accuracy_name="val clip top-1 (%, 1 centred clip per video, whole list)",
         extra={"val_top5": val["top5"], "data_wait_fraction": meter.data_wait_fraction},
+        data={
+            "UCF-101": f"{data.split.root} ({data.split.data_format})",
+            "split": f"UCF-101 split {args.split} (ucf101_train_split_{args.split}_* lists for training, "
+            f"ucf101_val_split_{args.split}_* for validation)",
+            "training videos": len(data.split.train),
+            "validation videos": len(data.split.val),
+            "classes": len(data.split.class_names),
+        },
     )
 
 

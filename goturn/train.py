@@ -70,6 +70,7 @@ class Data:
     steps: RunSteps  # the loader's sampler
     val_loader: torch.utils.data.DataLoader | None  # the fixed validation batches
     skipped_at_indexing: dict  # what indexing skipped, per source and split (for result.json)
+    description: dict  # the data as the model card names it: where, which split, how much
 
 
 def load_data(args, rt) -> Data:
@@ -116,7 +117,21 @@ def load_data(args, rt) -> Data:
         rt.log.info(f"validation: {num_val} fixed batches of {VAL_BATCH} examples")
     elif args.val_batches > 0:
         rt.log.warning("no validation data (no held-out videos or folders): validation is skipped")
-    return Data(loader, steps, val_loader, skipped)
+    description = {
+        "ALOV300++": alov_root,
+        "ImageNet DET": det_root,
+        "split": f"validation holds the last {100 * args.val_fraction:g} % of each ALOV category's videos "
+        "(at least one) and of the DET folders"
+        + ("; the videos VOT shares with ALOV are left out" if args.exclude_vot_overlap else ""),
+        **{
+            f"{split}: {what}": len(table)
+            for split in ("train", "val")
+            for what, table in zip(("DET objects", "ALOV frame pairs"), tables[split])
+        },
+        "training examples per epoch": train_stream.batches_per_epoch * args.batch_size,
+        "validation": f"{num_val} fixed batches of {VAL_BATCH} examples" if val_loader else "none",
+    }
+    return Data(loader, steps, val_loader, skipped, description)
 
 
 def train_one_epoch(model, optimizer, lr_scheduler, batches, rt, args, run, meter):
@@ -293,6 +308,7 @@ def finish(run, meter, args, data, seconds: float) -> int:
             "data_wait_fraction": meter.data_wait_fraction,
             "skipped_at_indexing": data.skipped_at_indexing,
         },
+        data=data.description,
     )
 
 

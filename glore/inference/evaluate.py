@@ -12,13 +12,20 @@ Exact under torchrun (glore/inference/scoring.py); the report is glore/inference
 """
 
 import argparse
+from pathlib import Path
 
 from common.cli import add_runtime_args, positive_int
 from common.errors import run_cli
+from common.model_card import append_evaluation
 from common.runtime import setup_runtime
 from glore.data.layout import list_path, load_split
 from glore.inference.report import evaluate_and_report
 from glore.inference.trained_model import labels_for_model, load_trained_model
+
+DEFINITIONS = (
+    "clip accuracy: one centred clip per video, centre crop (training's validation); video "
+    "accuracy: the scores of --clips clips x --crops crops per video averaged (report.json)"
+)
 
 
 def main(args):
@@ -29,7 +36,7 @@ def main(args):
     test_list = list_path(data.root, "val", args.split, data.data_format)
     records = labels_for_model(data.val, data.class_names, trained.class_names, args, rt.log)
     rt.log.info(f"checkpoint {args.checkpoint}, test list {test_list}")
-    evaluate_and_report(
+    report = evaluate_and_report(
         trained.model,
         records,
         trained.class_names,
@@ -46,6 +53,16 @@ def main(args):
         list=str(test_list),
         split=args.split,
     )
+    if report:
+        figures = {
+            report[level]["name"]: f"top-1 {report[level]['top1']:.2f} %, top-5 {report[level]['top5']:.2f} %"
+            for level in ("clip", "video")
+        }
+        figures["videos"] = report["video"]["videos"]
+        title = f"glore.evaluate, {Path(test_list).name}"
+        card = append_evaluation(args.checkpoint, title, figures, DEFINITIONS)
+        if card:
+            rt.log.info(f"model card: figures appended to {card}")
     rt.finish()
 
 

@@ -4,7 +4,6 @@ The result layout (GOT-10k toolkit formats) is described in goturn/tracking/eval
 command line built on this module.
 """
 
-import hashlib
 import json
 import multiprocessing
 import shutil
@@ -273,14 +272,6 @@ def evaluate(
     title = f"{' '.join(w for w in words if w)} ({len(sequences)} sequences)".strip()
     plot_curves(report["trackers"], title, out_dir / SUCCESS_PLOT, out_dir / PRECISION_PLOT)
     return report
-
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 23):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def claim_output_dir(out_dir: Path, identity: dict, discard_stale: bool, log) -> None:

@@ -44,6 +44,7 @@ import numpy as np
 from common.cli import add_bool_flag
 from common.errors import UserError, run_cli
 from common.logs import setup_logging
+from common.model_card import append_evaluation, file_sha256
 from common.precision import INFERENCE_PRECISIONS
 from goturn.data.records import VAL_FRACTION
 from goturn.tracking.baselines import make_baselines, parse_baselines
@@ -54,7 +55,6 @@ from goturn.tracking.benchmark import (
     ResultFiles,
     claim_output_dir,
     evaluate,
-    file_sha256,
 )
 from goturn.tracking.lost_target import SCORES
 from goturn.tracking.rendering import render_track
@@ -148,6 +148,26 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CARD_FIGURES = ("auc", "precision_20px", "fps")
+CARD_DEFINITIONS = (
+    "auc: OTB success AUC (mean success rate over IoU thresholds 0..1), precision_20px: share of "
+    "frames with the centre within 20 px, both on the annotated frames; fps: frames/s of the "
+    "tracker alone (report.json's definitions)"
+)
+
+
+def append_to_card(args, report: dict, sequences: int, log) -> None:
+    """The headline figures of every tracker, appended to the checkpoint's model card."""
+    figures = {
+        name: ", ".join(f"{key} {numbers[key]:.3f}" for key in CARD_FIGURES if numbers.get(key) is not None)
+        for name, numbers in report["summary"].items()
+    }
+    title = f"goturn.evaluate, {args.dataset} {report.get('split') or ''} ({sequences} sequences)"
+    card = append_evaluation(args.checkpoint, title, figures, CARD_DEFINITIONS)
+    if card:
+        log.info(f"model card: figures appended to {card}")
+
+
 def main(args) -> dict:
     log = setup_logging(True, 0)
     if args.val_fraction is None:
@@ -205,6 +225,7 @@ def main(args) -> dict:
         log.info(comparison["statement"])
     if report:
         log.info(f"report: {Path(args.out) / REPORT_FILE} (and .md); plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
+        append_to_card(args, report, len(sequences), log)
     files = ResultFiles(args.out, layout)
     for sequence in sequences[: args.videos]:
         video = Path(args.out) / "videos" / f"{sequence.name}.mp4"

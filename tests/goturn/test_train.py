@@ -4,7 +4,9 @@ is written. (Bitwise resume, across an lr drop, is tests/reliability/test_resume
 import json
 
 import pytest
+import torch
 
+from common.model_card import file_sha256
 from goturn.data import demo
 from tests.conftest import run_python
 
@@ -77,6 +79,16 @@ def test_training_lowers_the_loss_and_writes_the_summary(data_path, tmp_path):
         line = next(line for line in log.splitlines() if f"{source_split}: " in line)
         assert all(f"{count} {reason}" in line for reason, count in counts.items())
     assert result["extra"]["skipped_samples"] == 0
+
+    # The model card beside the checkpoint names what the checkpoint is and how it was made.
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"SHA-256: `{file_sha256(tmp_path / 'checkpoint.pth')}`" in card
+    assert f"- {result['accuracy_name']}: {result['accuracy']:.6g}" in card
+    assert "examples/s over 1 process(es), global batch 8" in card and "- steps trained: 6" in card
+    assert "- train: ALOV frame pairs: " in card and "- val: DET objects: " in card
+    assert "validation holds the last 0.5 % of each ALOV category's videos (at least one)" in card
+    assert "-m goturn.train --data_path" in card and f"torch {torch.__version__}" in card
+    assert '"max_steps": 6' in card and "- device: cpu" in card
 
 
 def test_fp16_steps_the_scaler_skips_leave_the_weights_trainable(data_path, tmp_path):

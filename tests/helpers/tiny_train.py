@@ -119,6 +119,7 @@ def main(args):
         accuracy=-run.state.last_loss,
         accuracy_name="negative mse",
         extra={},
+        data={"rows": "synthetic regression rows"},
     )
 
 

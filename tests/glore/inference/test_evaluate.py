@@ -46,3 +46,12 @@ def test_test_only_writes_the_evaluation_report(tmp_path):
     assert from_train["video"]["name"] == "video accuracy (3 clips x 2 crops)"
     for name in ("clip_logits", "video_scores", "labels"):
         np.testing.assert_array_equal(train_scores[name], np.load(tmp_path / "eval" / "scores.npz")[name])
+
+    # The training's model card, then the evaluation's figures appended to it.
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "- training videos: 6" in card and "- validation videos: 6" in card and "- classes: 3" in card
+    assert "val clip top-1 (%, 1 centred clip per video, whole list): " in card and "-m glore.train" in card
+    evaluation = card.split("## Evaluation: glore.evaluate, ")[1]
+    video = from_evaluate["video"]
+    assert f"- {video['name']}: top-1 {video['top1']:.2f} %, top-5 {video['top5']:.2f} %" in evaluation
+    assert "-m glore.inference.evaluate" in evaluation and "## Command" not in evaluation

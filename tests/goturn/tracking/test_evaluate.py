@@ -3,6 +3,7 @@ with the GOT-10k toolkit (its experiments run our tracker unchanged, and its
 report on our result files gives our numbers)."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -201,6 +202,13 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
         assert len(flags) == 11 and set(flags) <= {0.0, 1.0}
         assert "lost_target" in saved["trackers"][peer]
     assert not (out / "results" / "NoMotion" / "scores").exists()  # no signal, no file
+    # A checkpoint with a model card gets the figures of every tracker appended to it.
+    (tmp_path / "MODEL_CARD.md").write_text("# Model card\n")
+    evaluate.append_to_card(evaluate.get_args_parser().parse_args(command), saved, 1, logging.getLogger())
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card\n## Evaluation: goturn.evaluate, alov val (1 sequences)")
+    auc = saved["summary"]["CSRT"]["auc"]
+    assert f"- CSRT: auc {auc:.3f}, precision_20px " in card and "- NoMotion: auc " in card
     markdown = (out / "report.md").read_text()
     assert "| CSRT |" in markdown and "## What GOTURN adds" in markdown
     assert saved["comparison"]["MIL"]["statement"] in markdown
