@@ -136,6 +136,9 @@ def refusal(folder: Path, resume: str | None, fresh: bool) -> str | None:
 def make_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--output_dir {folder} is a file, not a folder")
+    for parent in folder.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunFolderError(f"--output_dir {folder}: {parent} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -193,6 +196,8 @@ def check_run_folder(folder, *, resume: str | None, fresh: bool, trains: bool = 
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    if not existing.is_dir():
+        raise RunFolderError(f"--output_dir {folder}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise unusable(folder, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if not folder.is_dir():
