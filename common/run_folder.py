@@ -191,6 +191,8 @@ def check_run_folder(folder, *, resume: str | None, fresh: bool, trains: bool = 
     """``claim_run_folder``'s checks, writing nothing (``--check_args``)."""
     folder = Path(folder)
     check_flags(resume, fresh)
+    if resume and resume != "auto" and not Path(resume).is_file():
+        raise RunFolderError(f"--resume {resume}: no such checkpoint file")
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--output_dir {folder} is a file, not a folder")
     existing = folder

@@ -68,6 +68,16 @@ def test_glore_train_refuses_nonsense_numbers(argv, message, capsys):
 
 
 @pytest.mark.parametrize(
+    "module, flag", [(goturn_train, "--pretrained_model"), (glore_train, "--pretrained")]
+)
+def test_a_missing_pretrained_file_is_refused_before_anything_starts(module, flag, tmp_path, capsys):
+    """It was found after the data was indexed, when the launcher had cleared the last summary."""
+    missing = tmp_path / "weights.pth"
+    line = refused(module, ["--data_path", "d", f"{flag}={missing}"], capsys, module.check_args)
+    assert line == f"error: {flag} {missing}: no such file"
+
+
+@pytest.mark.parametrize(
     "flag, value", [("--topk", "0"), ("--topk", "-1"), ("--clips", "0"), ("--crops", "0")]
 )
 def test_glore_predict_refuses_nonsense_counts(flag, value, capsys):
