@@ -136,6 +136,9 @@ def refusal(folder: Path, resume: str | None, fresh: bool) -> str | None:
 def make_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--output_dir {folder} is a file, not a folder")
+    for parent in folder.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunFolderError(f"--output_dir {folder}: {parent} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -188,11 +191,15 @@ def check_run_folder(folder, *, resume: str | None, fresh: bool, trains: bool = 
     """``claim_run_folder``'s checks, writing nothing (``--check_args``)."""
     folder = Path(folder)
     check_flags(resume, fresh)
+    if resume and resume != "auto" and not Path(resume).is_file():
+        raise RunFolderError(f"--resume {resume}: no such checkpoint file")
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--output_dir {folder} is a file, not a folder")
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    if not existing.is_dir():
+        raise RunFolderError(f"--output_dir {folder}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise unusable(folder, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if not folder.is_dir():

@@ -299,6 +299,9 @@ def check_args(args) -> None:
         raise UserError(
             f"--crop_size {args.crop_size} is above {which}: the crop must fit in the resized frames"
         )
+    pretrained = resolve_pretrained(args.pretrained, args.network)  # 'auto' without its file: refused
+    if pretrained is not None and not Path(pretrained).is_file():
+        raise UserError(f"--pretrained {pretrained}: no such file")
 
 
 def main(args):

@@ -161,7 +161,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Export a GOTURN checkpoint to ONNX and verify it.")
     parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint")
     parser.add_argument("--onnx", required=True, help="output .onnx file")
-    parser.add_argument("--opset", type=int, default=18)
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version")
     parser.add_argument(
         "--check",
         choices=CHECKS,

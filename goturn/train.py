@@ -222,16 +222,7 @@ def validate(model, val_loader, rt, step: int) -> dict[str, float]:
 def build_model(args, rt) -> GoturnNet:
     model = GoturnNet(args.network)
     pretrained = args.pretrained_model.strip()
-    if pretrained.lower() == "auto":
-        # Random towers (trained, not frozen) are a different recipe: found out after days of
-        # training, a silent fallback costs more than a refusal now.
-        if not DEFAULT_CAFFENET.is_file():
-            raise UserError(
-                f"--pretrained_model auto: no CaffeNet weights at {DEFAULT_CAFFENET}; get "
-                f"{DEFAULT_CAFFENET.name} from the goturn-pytorch repository "
-                "(github.com/nrupatunga/goturn-pytorch, src/goturn/models/pretrained/) and put it there, "
-                "pass --pretrained_model PATH, or train from scratch on purpose with --pretrained_model none"
-            )
+    if pretrained.lower() == "auto":  # check_args made sure it is there
         pretrained = str(DEFAULT_CAFFENET)
     from_scratch = pretrained.lower() == "none"
     if not from_scratch:
@@ -317,6 +308,18 @@ def check_args(args) -> None:
     that --check_args does with the output folder's checks)."""
     if args.min_scale > args.max_scale:
         raise UserError(f"--min_scale {args.min_scale} is above --max_scale {args.max_scale}")
+    pretrained = args.pretrained_model.strip()
+    if pretrained.lower() == "auto" and not DEFAULT_CAFFENET.is_file():
+        # Random towers (trained, not frozen) are a different recipe: found out after days of
+        # training, a silent fallback costs more than a refusal now.
+        raise UserError(
+            f"--pretrained_model auto: no CaffeNet weights at {DEFAULT_CAFFENET}; get "
+            f"{DEFAULT_CAFFENET.name} from the goturn-pytorch repository "
+            "(github.com/nrupatunga/goturn-pytorch, src/goturn/models/pretrained/) and put it there, "
+            "pass --pretrained_model PATH, or train from scratch on purpose with --pretrained_model none"
+        )
+    if pretrained.lower() not in ("auto", "none") and not Path(pretrained).is_file():
+        raise UserError(f"--pretrained_model {pretrained}: no such file")
 
 
 def get_args_parser():

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import add_bool_flag
+from common.cli import add_bool_flag, count, number, positive_int, probability
 from common.errors import UserError, run_cli
 from common.logs import setup_logging
 from common.model_card import append_evaluation, file_sha256
@@ -78,7 +78,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="ALOV: the folder holding images/ and gt/ "
         "(or its parent); OTB: the folder of sequence folders; GOT-10k: the folder of splits",
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument(
+        "--dataset", required=True, choices=DATASETS, help="the benchmark layout DATA_PATH holds"
+    )
     parser.add_argument(
         "--split",
         default=None,
@@ -87,7 +89,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--val_fraction",
-        type=float,
+        type=number(float, least=0, below=1),
         default=None,
         help="ALOV videos held out per category (default: the checkpoint's training value, else "
         f"{VAL_FRACTION})",
@@ -122,20 +124,20 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--videos",
-        type=int,
+        type=count,
         default=0,
         help="render the tracks of the first N sequences to OUT/videos (mp4 and gif)",
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=default_jobs(),
         help="worker processes for OpenCV's trackers, one thread each, side by side after GOTURN "
         "(default: the cores; 1: one after the other in this process)",
     )
     parser.add_argument(
         "--min_score",
-        type=float,
+        type=probability,
         default=None,
         help="in the rendered videos, mark GOTURN's frames whose lost-target score is below this",
     )
@@ -214,7 +216,7 @@ def main(args) -> dict:
         supervised=args.supervised,
         context=context,
         log=log,
-        jobs=max(1, args.jobs),
+        jobs=args.jobs,
     )
     for name, numbers in report.get("summary", {}).items():
         log.info(

@@ -16,6 +16,7 @@ tracker's frames/s (network and crops only) and the end-to-end rate.
 """
 
 import argparse
+import math
 import os
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from common.atomic import write_text_atomically
+from common.cli import positive_float, positive_int, probability
 from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
@@ -47,8 +49,8 @@ def parse_box(text: str) -> list[float]:
         box = [float(v) for v in text.replace(" ", "").split(",")]
     except ValueError:
         box = []
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-        raise argparse.ArgumentTypeError(f"expected x,y,w,h with w, h > 0, got {text!r}")
+    if len(box) != 4 or not all(map(math.isfinite, box)) or box[2] <= 0 or box[3] <= 0:
+        raise argparse.ArgumentTypeError(f"expected x,y,w,h: four finite numbers, w, h > 0, got {text!r}")
     return box
 
 
@@ -93,6 +95,17 @@ def read_frames(source: Path, max_frames: int | None):
     return decoded(), rate
 
 
+def check_start_box(box, frame) -> None:
+    """A start box wider or taller than the frame is refused: GOTURN's search region (twice the
+    box) would hold the whole frame as a small part, and the track collapsed to a 1x1 box."""
+    height, width = frame.shape[:2]
+    if box[2] > width or box[3] > height:
+        raise UserError(
+            f"--box {','.join(f'{v:g}' for v in box)}: {box[2]:g}x{box[3]:g} is larger than the "
+            f"{width}x{height} first frame; give the object's box in it (x,y,w,h, at most {width}x{height})"
+        )
+
+
 def track_video(tracker, frames, box, draw):
     """Run the tracker; ``draw(index, frame, box, score)`` gets every frame. Returns
     the boxes (N x 4), the seconds spent in the tracker per frame and its scores."""
@@ -100,6 +113,7 @@ def track_video(tracker, frames, box, draw):
     for index, frame in enumerate(frames):
         start = time.perf_counter()
         if index == 0:
+            check_start_box(box, frame)
             try:
                 tracker.init(frame, box)
             except ValueError as error:
@@ -139,18 +153,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min_score",
-        type=float,
+        type=probability,
         default=None,
         help="mark the frames whose score is below this (0..1) as lost: red box and 'lost?' in the video, "
         "1 in the second column of the score file",
     )
     parser.add_argument(
         "--fps",
-        type=float,
+        type=positive_float,
         default=None,
         help=f"output frame rate (default: the input video's, {DEFAULT_FPS:g} for frames)",
     )
-    parser.add_argument("--max_frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--max_frames", type=positive_int, default=None, help="stop after this many frames")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | npu[:N]")
     parser.add_argument(
         "--precision",
@@ -175,8 +189,6 @@ def partial_path(path: Path) -> Path:
 
 def main(args) -> dict:
     start = time.perf_counter()
-    if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
-        raise UserError(f"--min_score {args.min_score}: scores lie in [0, 1]")
     tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, score=args.score)
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS

@@ -10,7 +10,10 @@ from common.errors import run_cli
 from glore import train as glore_train
 from glore.inference import evaluate as glore_evaluate
 from glore.inference import predict as glore_predict
+from goturn import export as goturn_export
 from goturn import train as goturn_train
+from goturn.tracking import evaluate as goturn_evaluate
+from goturn.tracking import track as goturn_track
 
 
 def never(_args):
@@ -65,6 +68,16 @@ def test_glore_train_refuses_nonsense_numbers(argv, message, capsys):
 
 
 @pytest.mark.parametrize(
+    "module, flag", [(goturn_train, "--pretrained_model"), (glore_train, "--pretrained")]
+)
+def test_a_missing_pretrained_file_is_refused_before_anything_starts(module, flag, tmp_path, capsys):
+    """It was found after the data was indexed, when the launcher had cleared the last summary."""
+    missing = tmp_path / "weights.pth"
+    line = refused(module, ["--data_path", "d", f"{flag}={missing}"], capsys, module.check_args)
+    assert line == f"error: {flag} {missing}: no such file"
+
+
+@pytest.mark.parametrize(
     "flag, value", [("--topk", "0"), ("--topk", "-1"), ("--clips", "0"), ("--crops", "0")]
 )
 def test_glore_predict_refuses_nonsense_counts(flag, value, capsys):
@@ -75,6 +88,45 @@ def test_glore_predict_refuses_nonsense_counts(flag, value, capsys):
 def test_glore_evaluate_refuses_zero_clips(capsys):
     line = refused(glore_evaluate, ["--checkpoint", "c", "--data_path", "d", "--clips=0"], capsys)
     assert "argument --clips: expected an integer >= 1, got '0'" in line
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--box=nan,2,10,10"],
+            "argument --box: expected x,y,w,h: four finite numbers, w, h > 0, got 'nan,2,10,10'",
+        ),
+        (
+            ["--box=1,2,inf,10"],
+            "argument --box: expected x,y,w,h: four finite numbers, w, h > 0, got '1,2,inf,10'",
+        ),
+        (["--max_frames=-1"], "argument --max_frames: expected an integer >= 1, got '-1'"),
+        (["--fps=nan"], "argument --fps: expected a finite number > 0, got 'nan'"),
+        (["--fps=-5"], "argument --fps: expected a finite number > 0, got '-5'"),
+        (["--min_score=nan"], "argument --min_score: expected a finite number >= 0 and <= 1, got 'nan'"),
+    ],
+)
+def test_goturn_track_refuses_nonsense_numbers(argv, message, capsys):
+    """A NaN box ended in an OpenCV traceback, --fps nan or -5 in PyAV's, --max_frames -1
+    dropped the last frame."""
+    flags = ["--checkpoint", "c.pth", "--input", "frames", "--box=1,2,10,10", "--out", "o.mp4"]
+    assert refused(goturn_track, [*flags, *argv], capsys) == f"error: {message} (see --help)"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--videos=-1"], "argument --videos: expected an integer >= 0, got '-1'"),
+        (["--jobs=0"], "argument --jobs: expected an integer >= 1, got '0'"),
+        (["--val_fraction=2"], "argument --val_fraction: expected a finite number >= 0 and < 1, got '2'"),
+        (["--min_score=-1"], "argument --min_score: expected a finite number >= 0 and <= 1, got '-1'"),
+    ],
+)
+def test_goturn_evaluate_refuses_nonsense_numbers(argv, message, capsys):
+    """--videos -1 rendered all but the last sequence, --jobs 0 ran as 1 without a word."""
+    flags = ["--checkpoint", "c.pth", "--data_path", "d", "--dataset", "otb", "--out", "o"]
+    assert refused(goturn_evaluate, [*flags, *argv], capsys) == f"error: {message} (see --help)"
 
 
 def test_number_accepts_what_its_range_holds():
@@ -109,7 +161,10 @@ def test_a_wrong_count_of_values_is_one_line(argv, message, capsys):
     assert line == f"error: {message} (see --help)"
 
 
-@pytest.mark.parametrize("module", [goturn_train, glore_train, glore_predict, glore_evaluate])
+@pytest.mark.parametrize(
+    "module",
+    [goturn_train, goturn_track, goturn_evaluate, goturn_export, glore_train, glore_predict, glore_evaluate],
+)
 def test_every_flag_has_help_text(module):
     """--help said nothing of --momentum, --gamma, --epochs, --split, --crop_size, ..."""
     silent = [

@@ -218,6 +218,11 @@ def test_flags_are_checked_before_the_last_summary_is_cleared(fake_model):
     assert bogus.returncode == 2 and "unrecognized arguments: --bogus 1" in bogus.stderr
     refused = launch(fake_model, "train_full_1p.sh", data)  # the folder holds the first run
     assert refused.returncode == 2 and "holds a run" in refused.stderr
+    missing = fake_model.parent / "none" / "checkpoint.pth"  # a typo: found when the run started
+    other = launch(
+        fake_model, "train_full_1p.sh", data, f"--output_dir={fake_model.parent / 'b'}", f"--resume={missing}"
+    )
+    assert other.returncode == 2 and f"error: --resume {missing}: no such checkpoint file" in other.stderr
     assert [path.read_text() for path in kept] == before
     resumed = launch(fake_model, "train_full_1p.sh", data, "--resume=auto", "--epochs=3")
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -109,6 +109,12 @@ def test_an_output_dir_that_is_a_file_or_unwritable_is_one_line(tmp_path):
     result = tiny(tmp_path, "file", "--max_steps", "1")
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: --output_dir {tmp_path / 'file'} is a file, not a folder"
+    # Below a file: named as such (--check_args said 'Permission denied', the run 'Not a directory').
+    below = tmp_path / "file" / "run"
+    for check in (True, False):
+        with pytest.raises(RunFolderError) as error:
+            (check_run_folder if check else claim_run_folder)(below, resume=None, fresh=False, trains=True)
+        assert str(error.value) == f"--output_dir {below}: {tmp_path / 'file'} is a file, not a folder"
     # A folder that cannot be made: under /sys even root cannot (a read-only folder, for others).
     unwritable = "/sys/zoo_test_run"
     result = tiny(tmp_path, unwritable, "--max_steps", "1")

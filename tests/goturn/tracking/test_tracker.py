@@ -191,6 +191,21 @@ def test_a_truncated_frame_is_named_and_no_partial_output_is_left(tmp_path, tmp_
     assert list(out.parent.iterdir()) == []
 
 
+def test_a_start_box_larger_than_the_first_frame_is_refused(tmp_path, tmp_path_factory):
+    """It was tracked, and the box collapsed to 1x1 (the frame a small part of the search region)."""
+    frames_dir = tmp_path / "frames"
+    for index, frame in enumerate(render_frames(MIDDLE_TARGET[:2], seed=6), start=1):
+        write_jpeg(frames_dir / f"{index:05d}.jpg", frame)
+    out = tmp_path / "out" / "track.mp4"
+    flags = ["--checkpoint", random_checkpoint(tmp_path_factory), "--input", frames_dir, "--out", out]
+    parser = track.get_args_parser()
+    for box in ("0,0,1000,1000", f"-5,0,{WIDTH + 10},20"):
+        args = parser.parse_args([str(flag) for flag in [*flags, f"--box={box}", "--device", "cpu"]])
+        with pytest.raises(UserError, match=rf"larger than the {WIDTH}x{HEIGHT} first frame"):
+            track.main(args)
+        assert list(out.parent.iterdir()) == []
+
+
 def test_box_argument_is_checked():
     assert track.parse_box("1, 2,3.5,4") == [1.0, 2.0, 3.5, 4.0]
     for bad in ("1,2,3", "1,2,0,4", "a,b,c,d"):
