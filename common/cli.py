@@ -59,6 +59,8 @@ positive_int = number(int, least=1)
 count = number(int, least=0)
 positive_float = number(float, above=0)
 non_negative_float = number(float, least=0)
+# The ONNX opsets torch.onnx exports (7 to 23 in torch 2.13; an older torch refuses the top ones itself).
+onnx_opset = number(int, least=7, most=23)
 finite_float = number(float)
 probability = number(float, least=0, most=1)
 

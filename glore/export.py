@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import torch
 
-from common.cli import str2bool
+from common.cli import onnx_opset, str2bool
 from common.errors import UserError, run_cli
 from glore.inference.trained_model import load_trained_model
 
@@ -124,7 +124,7 @@ def get_args_parser():
     )
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by glore.train")
     parser.add_argument("--onnx", required=True, help="ONNX file to write")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version")
+    parser.add_argument("--opset", type=onnx_opset, default=18, help="ONNX opset version")
     parser.add_argument(
         "--verify",
         type=str2bool,

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import torch
 
+from common.cli import onnx_opset
 from common.errors import UserError, run_cli
 from goturn.data.crops import CROP_SIZE, to_network_input
 from goturn.tracking.tracker import load_model
@@ -161,7 +162,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Export a GOTURN checkpoint to ONNX and verify it.")
     parser.add_argument("--checkpoint", required=True, help="GOTURN checkpoint")
     parser.add_argument("--onnx", required=True, help="output .onnx file")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version")
+    parser.add_argument("--opset", type=onnx_opset, default=18, help="ONNX opset version")
     parser.add_argument(
         "--check",
         choices=CHECKS,

@@ -7,6 +7,7 @@ import pytest
 
 from common.cli import number
 from common.errors import run_cli
+from glore import export as glore_export
 from glore import train as glore_train
 from glore.inference import evaluate as glore_evaluate
 from glore.inference import predict as glore_predict
@@ -127,6 +128,15 @@ def test_goturn_evaluate_refuses_nonsense_numbers(argv, message, capsys):
     """--videos -1 rendered all but the last sequence, --jobs 0 ran as 1 without a word."""
     flags = ["--checkpoint", "c.pth", "--data_path", "d", "--dataset", "otb", "--out", "o"]
     assert refused(goturn_evaluate, [*flags, *argv], capsys) == f"error: {message} (see --help)"
+
+
+@pytest.mark.parametrize("module", [goturn_export, glore_export])
+@pytest.mark.parametrize("opset", ["0", "-5", "99"])
+def test_export_refuses_an_opset_onnx_does_not_have(module, opset, capsys):
+    """--opset 0 or 99 reached torch.onnx and ended in its traceback."""
+    flags = ["--checkpoint", "c.pth", "--onnx", "m.onnx", f"--opset={opset}"]
+    message = f"argument --opset: expected an integer >= 7 and <= 23, got '{opset}'"
+    assert refused(module, flags, capsys) == f"error: {message} (see --help)"
 
 
 def test_number_accepts_what_its_range_holds():
