@@ -53,6 +53,11 @@ for arg in "$@"; do
         --master_addr=*) MASTER_ADDR_ARG=${arg#*=} ;;
         --master_port=*) MASTER_PORT_ARG=${arg#*=} ;;
         --output_dir=*) OUTPUT_DIR=${arg#*=} ;;
+        --resume=*|--pretrained=*|--pretrained_model=*|--alov_path=*|--imagenet_path=*)
+            # Files named from where the user stands: the run starts in the model folder.
+            value=${arg#*=}
+            [[ $value != /* && -e $value ]] && value="$(pwd)/$value"
+            OVERRIDES+=("${arg%%=*}" "$value") ;;
         --*=*) key=${arg%%=*}; OVERRIDES+=("$key" "${arg#*=}") ;;
         --*) OVERRIDES+=("$arg") ;;
         *) fail "unexpected argument '$arg': options are --key=value (e.g. --data_path=/data/$PACKAGE)" ;;

@@ -41,11 +41,12 @@ def fake_model(tmp_path):
     return model_dir
 
 
-def launch(model_dir, script, *args):
+def launch(model_dir, script, *args, cwd=None):
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     env.pop("ASCEND_DEVICE_ID", None)
     return subprocess.run(
         ["bash", str(model_dir / "test" / script), *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -226,6 +227,14 @@ def test_flags_are_checked_before_the_last_summary_is_cleared(fake_model):
     assert [path.read_text() for path in kept] == before
     resumed = launch(fake_model, "train_full_1p.sh", data, "--resume=auto", "--epochs=3")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # A relative --resume means the file seen from where the user stands (the run itself starts
+    # in the model folder, where this path names nothing).
+    relative = f"--resume={fake_model.name}/runs/Tiny_bs8_1p_acc/checkpoint.pth"
+    other_folder = f"--output_dir={fake_model.parent / 'c'}"
+    moved_on = launch(
+        fake_model, "train_full_1p.sh", data, other_folder, relative, "--epochs=4", cwd=fake_model.parent
+    )
+    assert moved_on.returncode == 0, moved_on.stderr[-2000:]
 
 
 @pytest.mark.parametrize("flag", ["--nproc=0", "--nnodes=0"])
