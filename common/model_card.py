@@ -11,12 +11,10 @@ checkpoint and says how well it does, measured how.
 import datetime
 import hashlib
 import json
-import shlex
-import sys
 from pathlib import Path
 
 from common.atomic import write_text_atomically
-from common.summary import RESULT_FILE, RUN_INFO_FILE
+from common.summary import RESULT_FILE, RUN_INFO_FILE, command_line
 
 CARD_FILE = "MODEL_CARD.md"
 
@@ -27,11 +25,6 @@ def file_sha256(path) -> str:
         while chunk := handle.read(1 << 23):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def command_line() -> str:
-    """This process's command, as it can be pasted into a shell."""
-    return shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
 
 
 def _figure(value) -> str:
@@ -102,9 +95,12 @@ def write_training_card(output_dir: Path, checkpoint: Path, data: dict) -> Path:
     return path
 
 
-def append_evaluation(checkpoint, title: str, figures: dict, definitions: str) -> Path | None:
+def append_evaluation(
+    checkpoint, title: str, figures: dict, definitions: str, sha256: str | None = None
+) -> Path | None:
     """Append an evaluation's headline ``figures`` to the card beside ``checkpoint``; None when
-    the checkpoint has no card (a released or converted file)."""
+    the checkpoint has no card (a released or converted file). ``sha256``: the checkpoint's, where
+    the evaluation has hashed it already."""
     checkpoint = Path(checkpoint)
     path = checkpoint.parent / CARD_FILE
     if not path.is_file():
@@ -112,7 +108,7 @@ def append_evaluation(checkpoint, title: str, figures: dict, definitions: str) -
     lines = [
         f"## Evaluation: {title}",
         f"- {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}, checkpoint "
-        f"`{checkpoint.name}` (SHA-256 `{file_sha256(checkpoint)}`)",
+        f"`{checkpoint.name}` (SHA-256 `{sha256 or file_sha256(checkpoint)}`)",
         *(f"- {key}: {_figure(value)}" for key, value in figures.items()),
         f"- definitions: {definitions}",
         "- command:",

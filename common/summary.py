@@ -22,6 +22,11 @@ RUN_INFO_FILE = "run_info.json"
 LOSS_FILE = "loss.txt"
 
 
+def command_line() -> str:
+    """This process's command, as it can be pasted into a shell."""
+    return shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+
+
 def write_run_info(output_dir, rt, args: dict) -> None:
     """run_info.json: the device, processes, precision and versions of a run (the summary's
     DeviceType), and its flags."""
@@ -34,7 +39,7 @@ def write_run_info(output_dir, rt, args: dict) -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "args": args,
-        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
+        "command": command_line(),
     }
     write_json_atomically(Path(output_dir) / RUN_INFO_FILE, info, sort_keys=True)
 

@@ -165,7 +165,8 @@ def append_to_card(args, report: dict, sequences: int, log) -> None:
         for name, numbers in report["summary"].items()
     }
     title = f"goturn.evaluate, {args.dataset} {report.get('split') or ''} ({sequences} sequences)"
-    card = append_evaluation(args.checkpoint, title, figures, CARD_DEFINITIONS)
+    sha256 = report.get("checkpoint_sha256")  # hashed once, when the evaluation claimed its folder
+    card = append_evaluation(args.checkpoint, title, figures, CARD_DEFINITIONS, sha256)
     if card:
         log.info(f"model card: figures appended to {card}")
 
