@@ -10,9 +10,10 @@ CaffeNet mean, not divided by 255 (``goturn.data.crops.to_network_input``).
 Layer names follow the Caffe prototxt (conv1..conv5; fc6, fc7, fc7b, fc8 for
 the original's fc6-new, fc7-new, fc7-newb, fc8-shapes), so a state dict reads
 like the original model. ``caffenet`` (the original) has 113,748,740
-parameters; ``caffenet-tiny``, the demo's network, has the same layer sequence
-at a quarter of every width (7,128,260 parameters, 1/11 of the multiply-adds),
-small enough to train end to end from scratch in a few CPU minutes.
+parameters. ``caffenet-tiny``, the demo's network, keeps the layer sequence
+minus the two LRNs at an eighth of CaffeNet's conv widths (1,788,388
+parameters; 1/32 of the multiply-adds, 46 M per example against 1.44 G),
+built to be trained from scratch in a few CPU minutes (``from_scratch``).
 
 ``encode_target``, ``encode_search`` and ``regress`` are the three parts
 ``forward`` chains; the tracker calls them apart, so each frame's target
@@ -31,6 +32,11 @@ CONV_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 FC_NAMES = ("fc6", "fc7", "fc7b", "fc8")
 # Spatial size of pool5's output for a 227 x 227 crop.
 POOL5_SIDE = 6
+# From-scratch networks: the input pixels (about +-128) times this.
+INPUT_SCALE = 1 / 64
+# The previous box in its own search crop (x1, y1, x2, y2 in crop units): a crop of twice the
+# box's size, 10 units wide, holds it from 2.5 to 7.5.
+NO_MOTION_UNITS = (2.5, 2.5, 7.5, 7.5)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class NetworkSpec:
     hidden: int  # width of fc6, fc7 and fc7b
     dropout: float = 0.5  # after fc6, fc7 and fc7b
     caffe_head_init: bool = True  # Caffe's fillers for the FC layers (else PyTorch's default init)
+    lrn: bool = True  # CaffeNet's local response norms after pool1 and pool2
+    # Built to be trained from scratch: inputs scaled to about unit size, He init for every
+    # layer, fc8 starting at "the object has not moved" (see init_from_scratch_).
+    from_scratch: bool = False
 
     @property
     def features(self) -> int:
@@ -51,12 +61,18 @@ class NetworkSpec:
 
 NETWORKS = {
     "caffenet": NetworkSpec(convs=(96, 256, 384, 384, 256), hidden=4096),
-    # The demo's: a quarter of every width, trained end to end from scratch in about a thousand
-    # steps. There the head starts from PyTorch's init and keeps no dropout: with Caffe's fillers
-    # (bias 1 swamping the small features of random towers) the demo recipe's validation loss
-    # stayed at the no-motion level for 300 steps (173), with them and dropout 0.5 it reached
-    # 123, with neither 96 (demo data, AdamW 1e-3, cosine over 300 steps, seed 0).
-    "caffenet-tiny": NetworkSpec(convs=(24, 64, 96, 96, 64), hidden=1024, dropout=0.0, caffe_head_init=False),
+    # The demo's: what trains to a tracker in about 3 CPU minutes. The LRNs are left out (a
+    # quarter of a training step); the from-scratch init leaves the no-motion loss at once where
+    # PyTorch's default init stayed there for ~250 steps. Measurements: goturn/README.md, "Demo
+    # data and the demo recipe".
+    "caffenet-tiny": NetworkSpec(
+        convs=(12, 32, 48, 48, 32),
+        hidden=512,
+        dropout=0.0,
+        caffe_head_init=False,
+        lrn=False,
+        from_scratch=True,
+    ),
 }
 DEFAULT_NETWORK = "caffenet"
 
@@ -78,12 +94,15 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         return super().forward(x.float()).to(x.dtype)
 
 
-def caffenet_features(convs: tuple[int, ...] = NETWORKS[DEFAULT_NETWORK].convs) -> nn.Sequential:
-    """CaffeNet's convolutional part (ReLU -> pool -> LRN, Caffe's order)."""
+def caffenet_features(
+    convs: tuple[int, ...] = NETWORKS[DEFAULT_NETWORK].convs, lrn: bool = True
+) -> nn.Sequential:
+    """CaffeNet's convolutional part (ReLU -> pool -> LRN, Caffe's order; ``lrn=False``: no LRN,
+    the layer names of the others unchanged)."""
     c1, c2, c3, c4, c5 = convs
 
-    def lrn():
-        return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+    def norm():
+        return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if lrn else nn.Identity()
 
     return nn.Sequential(
         OrderedDict(
@@ -91,11 +110,11 @@ def caffenet_features(convs: tuple[int, ...] = NETWORKS[DEFAULT_NETWORK].convs) 
                 ("conv1", nn.Conv2d(3, c1, kernel_size=11, stride=4)),
                 ("relu1", nn.ReLU(inplace=True)),
                 ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
-                ("norm1", lrn()),
+                ("norm1", norm()),
                 ("conv2", nn.Conv2d(c1, c2, kernel_size=5, padding=2, groups=2)),
                 ("relu2", nn.ReLU(inplace=True)),
                 ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
-                ("norm2", lrn()),
+                ("norm2", norm()),
                 ("conv3", nn.Conv2d(c2, c3, kernel_size=3, padding=1)),
                 ("relu3", nn.ReLU(inplace=True)),
                 ("conv4", nn.Conv2d(c3, c4, kernel_size=3, padding=1, groups=2)),
@@ -125,11 +144,16 @@ class GoturnNet(nn.Module):
         super().__init__()
         spec = network_spec(network)
         self.network = network
-        self.target_features = caffenet_features(spec.convs)
-        self.search_features = caffenet_features(spec.convs)
+        self.target_features = caffenet_features(spec.convs, spec.lrn)
+        self.search_features = caffenet_features(spec.convs, spec.lrn)
         self.regressor = regression_head(spec.features, spec.hidden, spec.dropout)
+        # CaffeNet's pixels are 0..255 minus the mean; a network trained from scratch sees them
+        # at about unit size (a fixed factor, not a learned one: the weights stay comparable).
+        self.input_scale = INPUT_SCALE if spec.from_scratch else 1.0
         if spec.caffe_head_init:
             init_caffe_(self)
+        if spec.from_scratch:
+            init_from_scratch_(self)
 
     def forward(
         self, target: torch.Tensor, search: torch.Tensor, target_index: torch.Tensor | None = None
@@ -146,10 +170,13 @@ class GoturnNet(nn.Module):
 
     def encode_target(self, target: torch.Tensor) -> torch.Tensor:
         """The target tower's features, N x features (non-negative: pool5 of ReLUs)."""
-        return self.target_features(target).flatten(1)
+        return self.target_features(self._scaled(target)).flatten(1)
 
     def encode_search(self, search: torch.Tensor) -> torch.Tensor:
-        return self.search_features(search).flatten(1)
+        return self.search_features(self._scaled(search)).flatten(1)
+
+    def _scaled(self, crops: torch.Tensor) -> torch.Tensor:
+        return crops if self.input_scale == 1.0 else crops * self.input_scale
 
     def regress(self, target_codes: torch.Tensor, search_codes: torch.Tensor) -> torch.Tensor:
         return self.regressor(torch.cat((target_codes, search_codes), dim=1))
@@ -165,6 +192,22 @@ class GoturnNet(nn.Module):
 
     def features_frozen(self) -> bool:
         return not any(p.requires_grad for tower in self.feature_towers() for p in tower.parameters())
+
+
+@torch.no_grad()
+def init_from_scratch_(model: GoturnNet) -> None:
+    """He init (fan-in, ReLU) of every conv and FC layer with zero biases, so activations keep
+    their size through the towers and the head; fc8 starts near zero weights with the bias of
+    the no-motion answer (the object as the centre half of the search crop): the first steps
+    refine that answer instead of undoing a random one (a random fc8 began at loss ~980, five
+    times the no-motion loss)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    last = getattr(model.regressor, FC_NAMES[-1])
+    nn.init.normal_(last.weight, 0.0, 1e-3)
+    last.bias.copy_(torch.tensor(NO_MOTION_UNITS))
 
 
 @torch.no_grad()

@@ -41,7 +41,7 @@ import numpy as np
 
 from common.atomic import replace_folder
 
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
 MARKER = ".complete"
 DET_FOLDERS = 8
 WIDTH, HEIGHT = 320, 240
@@ -200,6 +200,23 @@ def object_track(
     return boxes
 
 
+def distractor_track(rng: np.random.Generator, frames: int, track: np.ndarray, area) -> np.ndarray:
+    """The look-alike's path: it starts clear of the object (a first box that shows both would
+    leave which one is meant to chance) and crosses its path later."""
+    for _ in range(100):
+        boxes = object_track(rng, frames, *area)
+        if not boxes_overlap(boxes[0], track[0], margin=10.0):
+            break
+    return boxes
+
+
+def boxes_overlap(a: np.ndarray, b: np.ndarray, margin: float = 0.0) -> bool:
+    """Whether corner boxes ``a`` and ``b`` come closer than ``margin`` pixels."""
+    return bool(
+        a[0] < b[2] + margin and b[0] < a[2] + margin and a[1] < b[3] + margin and b[1] < a[3] + margin
+    )
+
+
 class Camera:
     """Which part of the world each frame shows: the window's top-left corner
     and its zoom (the world is shown ``zoom`` times larger)."""
@@ -282,7 +299,7 @@ def render_video(category: Category, rng: np.random.Generator, frames: int):
     distractor = None
     if category.distractor:
         rectangle = bool(mask[0, 0] > 0)
-        distractor = (*object_texture(rng, rectangle=rectangle), object_track(rng, frames, world_w, world_h))
+        distractor = (*object_texture(rng, rectangle=rectangle), distractor_track(rng, frames, track, area))
     occluder = occluder_path(rng, frames, camera, track) if category.occluder else None
     light_phase = rng.uniform(0, 2 * np.pi)
     images, boxes = [], []

@@ -112,19 +112,28 @@ class ResultFiles:
         return metrics.SupervisedRecord.from_lines(lines)
 
 
-def run_supervised(tracker, sequence: Sequence, image_size) -> metrics.SupervisedRecord:
+def run_supervised(tracker, sequence: Sequence, image_size, plain_boxes=None) -> metrics.SupervisedRecord:
     """The VOT supervised protocol: on a failure (zero overlap with an
     annotated frame) wait ``VOT_REINIT_DELAY`` frames, then re-initialise
-    from the ground truth (on the next annotated frame)."""
+    from the ground truth (on the next annotated frame).
+
+    ``plain_boxes`` (every frame's box of the plain run, started the same way on frame 0):
+    the protocol's first segment is that run up to its first failure, so those frames are taken
+    from it instead of being tracked a second time; tracking resumes at the re-initialisation."""
     ground_truth = sequence.ground_truth
     annotated = metrics.annotated_rows(ground_truth)
     record = metrics.SupervisedRecord()
-    failed, restart_at = False, 0
-    for index, path in enumerate(sequence.frames):
+    failed, restart_at, start = False, 0, 0
+    if plain_boxes is not None:
+        start = _first_segment(record, plain_boxes, ground_truth, annotated, image_size)
+        if start == len(sequence.frames):
+            return record
+        failed, restart_at = True, start - 1 + metrics.VOT_REINIT_DELAY
+    for index in range(start, len(sequence.frames)):
         if failed and not (index >= restart_at and annotated[index]):
             record.entries.append([metrics.SKIPPED])
             continue
-        with Image.open(path) as image:
+        with Image.open(sequence.frames[index]) as image:
             image = image.convert("RGB")
         if index == 0 or failed:
             tracker.init(image, ground_truth[index])
@@ -138,6 +147,22 @@ def run_supervised(tracker, sequence: Sequence, image_size) -> metrics.Supervise
         else:
             record.entries.append(list(box))
     return record
+
+
+def _first_segment(record, plain_boxes, ground_truth, annotated, image_size) -> int:
+    """Fill ``record`` with the plain run up to and including its first failure; returns the
+    index of the frame after it (the number of frames when the run never failed)."""
+    boxes = np.asarray(plain_boxes, dtype=np.float64).reshape(-1, 4)
+    rows = np.flatnonzero(annotated[1 : len(boxes)]) + 1
+    overlaps = metrics.iou(boxes[rows], ground_truth[rows], image_size, bound="intersect")
+    failures = rows[overlaps <= 0]
+    end = int(failures[0]) if len(failures) else len(boxes)
+    record.entries.append([metrics.INIT])
+    record.entries.extend(list(box) for box in boxes[1:end])
+    if len(failures):
+        record.entries.append([metrics.FAILURE])
+        return end + 1
+    return end
 
 
 def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
@@ -156,12 +181,24 @@ def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervis
                 f"({(len(times) - 1) / max(np.sum(times[1:]), 1e-9):.1f} frames/s)"
             )
         if supervised and not files.supervised_path(tracker.name, sequence.name).is_file():
-            record = run_supervised(tracker, sequence, sequence.image_size())
+            plain = np.loadtxt(files.track_path(tracker.name, sequence.name), delimiter=",", ndmin=2)
+            record = run_supervised(tracker, sequence, sequence.image_size(), plain)
             files.write_supervised(tracker.name, sequence.name, record)
 
 
-def _run_in_worker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool) -> None:
-    run_tracker(tracker, sequences, files, supervised, setup_logging(True, 0))
+def _run_in_worker(tracker, sequence: Sequence, number: int, total: int, files, supervised: bool) -> None:
+    log = setup_logging(True, 0)
+    run_tracker(tracker, [sequence], files, supervised, _Numbered(log, number, total))
+
+
+class _Numbered:
+    """A logger that reports a lone sequence as number/total of the whole set."""
+
+    def __init__(self, log, number: int, total: int):
+        self.log, self.where = log, f" {number}/{total} "
+
+    def info(self, message: str) -> None:
+        self.log.info(message.replace(" 1/1 ", self.where, 1))
 
 
 def _one_thread_worker() -> None:
@@ -176,7 +213,9 @@ def run_trackers(
     """Record every tracker on every sequence that has no result yet. With ``jobs`` > 1 the
     trackers that mark themselves ``single_threaded`` (OpenCV's) run side by side in that many
     worker processes, one thread each, after the others (GOTURN, with all its threads) have run
-    here: on a CPU, OpenCV's trackers take most of an evaluation's time."""
+    here: on a CPU, OpenCV's trackers take most of an evaluation's time. Each worker task is one
+    tracker on one sequence, longest sequences first, so the workers finish together (one
+    tracker per worker left the slowest, MIL, running alone at the end)."""
     in_workers = [t for t in trackers if getattr(t, "single_threaded", False)] if jobs > 1 else []
     for tracker in trackers:
         if tracker not in in_workers:
@@ -184,10 +223,14 @@ def run_trackers(
     if not in_workers:
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding thread pools
-    workers = min(jobs, len(in_workers))
-    log.info(f"{', '.join(t.name for t in in_workers)}: in {workers} worker processes, one thread each")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_worker) as pool:
-        runs = [pool.submit(_run_in_worker, t, sequences, files, supervised) for t in in_workers]
+    log.info(f"{', '.join(t.name for t in in_workers)}: in {jobs} worker processes, one thread each")
+    numbered = sorted(enumerate(sequences, start=1), key=lambda item: -len(item[1]))
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread_worker) as pool:
+        runs = [
+            pool.submit(_run_in_worker, tracker, sequence, number, len(sequences), files, supervised)
+            for number, sequence in numbered
+            for tracker in in_workers
+        ]
         for run in runs:
             run.result()  # a worker's error is raised here
 

@@ -72,20 +72,36 @@ def test_frozen_towers_compute_no_gradients(inputs):
 # ---- weight loaders -------------------------------------------------------
 
 
-def test_the_demo_network_is_caffenet_at_a_quarter_width(inputs):
+def test_the_demo_network_is_a_narrow_caffenet_built_to_train_from_scratch(inputs):
     torch.manual_seed(0)
     tiny = GoturnNet("caffenet-tiny").eval()
-    assert tiny.network == "caffenet-tiny" and parameter_count(tiny) == 7_128_260
+    assert tiny.network == "caffenet-tiny" and parameter_count(tiny) == 1_788_388
     convs = [getattr(tiny.search_features, f"conv{k}").out_channels for k in range(1, 6)]
-    assert convs == [24, 64, 96, 96, 64] and tiny.regressor.fc6.out_features == 1024
-    # The same layers under the same names as CaffeNet's: only the shapes differ.
+    assert convs == [12, 32, 48, 48, 32] and tiny.regressor.fc6.out_features == 512
+    # The same layers under the same names as CaffeNet's: only the shapes differ (no LRN).
     assert list(tiny.state_dict()) == list(GoturnNet().state_dict())
-    # No Caffe fillers, no dropout: PyTorch's init (biases not all 1) and identity dropouts.
-    assert not (tiny.regressor.fc6.bias == 1).all() and tiny.regressor.drop_fc6.p == 0.0
+    assert not any(isinstance(m, torch.nn.LocalResponseNorm) for m in tiny.modules())
+    assert any(isinstance(m, torch.nn.LocalResponseNorm) for m in GoturnNet().modules())
+    # From scratch: He-initialised layers, zero biases, no dropout, and fc8 answering "no
+    # motion" (the box as the centre half of its search crop) before any training.
+    assert (tiny.regressor.fc6.bias == 0).all() and tiny.regressor.drop_fc6.p == 0.0
+    assert tiny.regressor.fc6.weight.std().item() == pytest.approx(
+        (2 / tiny.regressor.fc6.in_features) ** 0.5, rel=0.05
+    )
+    with torch.no_grad():
+        start = tiny(*inputs)
+    torch.testing.assert_close(
+        start, torch.tensor([[2.5, 2.5, 7.5, 7.5]]).expand_as(start), atol=0.3, rtol=0
+    )
+    # The inputs are seen at about unit size: the scaled and the plain tower differ by the factor.
+    with torch.no_grad():
+        unscaled = tiny.target_features(inputs[0] * tiny.input_scale).flatten(1)
+        torch.testing.assert_close(tiny.encode_target(inputs[0]), unscaled)
+    assert tiny.input_scale == pytest.approx(1 / 64) and GoturnNet().input_scale == 1.0
     target, search = inputs
     with torch.no_grad():
         codes = tiny.encode_target(target)
-        assert codes.shape == (3, 64 * 6 * 6) and (codes >= 0).all()
+        assert codes.shape == (3, 32 * 6 * 6) and (codes >= 0).all()
         torch.testing.assert_close(tiny.regress(codes, tiny.encode_search(search)), tiny(target, search))
     with pytest.raises(ValueError, match="unknown network 'alexnet'"):
         GoturnNet("alexnet")

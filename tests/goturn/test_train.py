@@ -2,6 +2,8 @@
 is written. (Bitwise resume, across an lr drop, is tests/reliability/test_resume.py's.)"""
 
 import json
+import shlex
+from pathlib import Path
 
 import pytest
 import torch
@@ -167,3 +169,67 @@ def test_auto_pretrained_missing_is_an_error_not_random_weights(data_path, tmp_p
     assert "caffenet_weights.npy from the goturn-pytorch repository" in error
     assert "--pretrained_model none" in error and "Traceback" not in result.stderr
     assert not (tmp_path / "checkpoint.pth").exists()
+
+
+def demo_recipe() -> list[str]:
+    """The demo's flags as goturn/test/train_full_1p.sh gives them (DEMO_ARGS)."""
+    script = (Path(__file__).parents[2] / "goturn" / "test" / "train_full_1p.sh").read_text()
+    body = script.split("DEMO_ARGS=(", 1)[1].split(")", 1)[0]
+    return shlex.split(body)
+
+
+def test_the_demo_recipe_learns_to_track_in_seconds(data_path, tmp_path):
+    """The demo's own recipe (network, optimiser, schedule, jitter), cut to 60 steps: the
+    validation loss falls below the no-motion loss and the tracker it makes beats no motion on
+    the held-out videos."""
+    recipe = demo_recipe()
+    assert recipe[recipe.index("--network") + 1] == "caffenet-tiny"
+    budget = [
+        "--max_steps",
+        "60",
+        "--epochs",
+        "30",
+        "--val_every",
+        "60",
+        "--val_batches",
+        "2",
+        "--warmup_steps",
+        "10",
+    ]
+    result = run_python(
+        "-m",
+        "goturn.train",
+        "--data_path",
+        str(data_path),
+        "--output_dir",
+        str(tmp_path / "run"),
+        *recipe,
+        *budget,
+        "--tensorboard",
+        "false",
+        env={"OMP_NUM_THREADS": "2"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    validations = [line for line in result.stdout.splitlines() if "validation at step" in line]
+    first, last = (float(line.split("loss ")[1].split()[0]) for line in (validations[0], validations[-1]))
+    no_motion = float(validations[-1].split("no motion ")[1].split()[0])
+    assert last < first and last < 0.8 * no_motion, validations
+    evaluation = run_python(
+        "-m",
+        "goturn.tracking.evaluate",
+        "--checkpoint",
+        str(tmp_path / "run" / "checkpoint.pth"),
+        "--data_path",
+        str(data_path / "ALOV"),
+        "--dataset",
+        "alov",
+        "--out",
+        str(tmp_path / "tracking"),
+        "--baselines",
+        "none",
+        "--supervised",
+        "false",
+    )
+    assert evaluation.returncode == 0, evaluation.stdout[-3000:] + evaluation.stderr[-3000:]
+    summary = json.loads((tmp_path / "tracking" / "report.json").read_text())["summary"]
+    assert summary["GOTURN"]["auc"] > summary["NoMotion"]["auc"] + 0.1, summary

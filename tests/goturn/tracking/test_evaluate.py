@@ -328,3 +328,45 @@ def test_the_report_scores_the_lost_target_signal(tmp_path):
         scores = np.loadtxt(out / "results" / "Scripted" / "scores" / "Car_score.txt")
         np.testing.assert_allclose(scores, [good, bad] * 3)
         assert "lost_target" not in report["trackers"]["NoMotion"]
+
+
+class JumpsAway(SequenceTracker):
+    """Follows the truth of frame ``init`` on, except that it jumps far off on frame ``off``
+    (counted from its start); counts the frames it is asked to track."""
+
+    name = "Jumper"
+
+    def __init__(self, truth: np.ndarray, off: int):
+        self.truth, self.off, self.updates = truth, off, 0
+
+    def init(self, image, box):
+        self.frame = int(np.flatnonzero(np.isclose(self.truth, box).all(axis=1))[0])
+        self.start = self.frame
+
+    def update(self, image):
+        self.frame += 1
+        self.updates += 1
+        box = self.truth[self.frame].copy()
+        return box + np.array([500.0, 500.0, 0.0, 0.0]) if self.frame - self.start == self.off else box
+
+
+def test_the_supervised_run_reuses_the_plain_run_up_to_its_first_failure(tmp_path):
+    """VOT's supervised protocol starts as the plain run does: its first segment is the plain
+    run up to the first failure, taken from it; only the frames after the re-initialisation are
+    tracked again, and the record is the one of a run tracked from the start."""
+    truth = write_otb(tmp_path, names=("Car",), frames=30)["Car"]
+    sequence = read_otb(tmp_path)[0]
+    size = sequence.image_size()
+    plain = JumpsAway(truth, off=7)
+    plain_boxes = [truth[0]]
+    plain.init(None, truth[0])
+    plain_boxes += [plain.update(None) for _ in range(len(truth) - 1)]
+    tracked_again = JumpsAway(truth, off=7)
+    expected = benchmark.run_supervised(tracked_again, sequence, size).lines()
+    reusing = JumpsAway(truth, off=7)
+    record = benchmark.run_supervised(reusing, sequence, size, plain_boxes)
+    assert record.lines() == expected
+    assert expected.count(str(benchmark.metrics.FAILURE)) == 2 and expected[7] == "2"
+    assert reusing.updates == tracked_again.updates - 7  # frames 1-7 were not tracked twice
+    never_fails = benchmark.run_supervised(JumpsAway(truth, off=99), sequence, size, truth)
+    assert never_fails.lines()[0] == "1" and len(never_fails.entries) == len(truth)
