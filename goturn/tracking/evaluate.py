@@ -23,6 +23,8 @@ every sequence of ALOV, OTB or GOT-10k, record the results, then report.
   (re-initialising) run, one line per frame in the VOT toolkit's format;
 - ``report.json`` (and ``report.md``: the summary table and what GOTURN adds
   over each peer), ``success_plot.png``, ``precision_plot.png`` with every tracker;
+- with ``--pack OUT.zip`` (GOT-10k): the zip its evaluation server takes, GOTURN's
+  ``<seq>/<seq>_001.txt`` and ``<seq>_time.txt`` only (``submission.py``);
 - with ``--videos N``: ``videos/<seq>.mp4`` and ``.gif`` for the first N
   sequences, the tracker's box and the ground truth drawn on every frame.
 
@@ -59,6 +61,7 @@ from goturn.tracking.benchmark import (
 from goturn.tracking.lost_target import SCORES
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
+from goturn.tracking.submission import pack_got10k
 from goturn.tracking.tracker import Tracker
 from goturn.weights import training_args
 
@@ -141,6 +144,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="in the rendered videos, mark GOTURN's frames whose lost-target score is below this",
     )
+    parser.add_argument(
+        "--pack",
+        default=None,
+        metavar="OUT.zip",
+        help="GOT-10k only: also write the zip its evaluation server takes (GOTURN's "
+        "<seq>/<seq>_001.txt and <seq>_time.txt of every sequence, as the got10k toolkit packs them)",
+    )
     add_bool_flag(
         parser,
         "--discard_stale",
@@ -173,6 +183,10 @@ def append_to_card(args, report: dict, sequences: int, log) -> None:
 
 def main(args) -> dict:
     log = setup_logging(True, 0)
+    if args.pack is not None and args.dataset != "got10k":
+        raise UserError(f"--pack: GOT-10k's server zip; --dataset is {args.dataset}, expected got10k")
+    if args.pack is not None and not args.pack.endswith(".zip"):
+        raise UserError(f"--pack {args.pack}: expected a file name ending in .zip")
     if args.val_fraction is None:
         args.val_fraction = training_args(args.checkpoint).get("val_fraction", VAL_FRACTION)
     if args.dataset == "alov":
@@ -230,6 +244,9 @@ def main(args) -> dict:
         log.info(f"report: {Path(args.out) / REPORT_FILE} (and .md); plots: {SUCCESS_PLOT}, {PRECISION_PLOT}")
         append_to_card(args, report, len(sequences), log)
     files = ResultFiles(args.out, layout)
+    if args.pack is not None:
+        packed = pack_got10k(files.root / tracker.name, [s.name for s in sequences], args.pack)
+        log.info(f"GOT-10k submission: {packed} ({len(sequences)} sequences)")
     for sequence in sequences[: args.videos]:
         video = Path(args.out) / "videos" / f"{sequence.name}.mp4"
         boxes = np.loadtxt(files.track_path(tracker.name, sequence.name), delimiter=",", ndmin=2)

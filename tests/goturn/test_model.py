@@ -90,9 +90,7 @@ def test_the_demo_network_is_a_narrow_caffenet_built_to_train_from_scratch(input
     )
     with torch.no_grad():
         start = tiny(*inputs)
-    torch.testing.assert_close(
-        start, torch.tensor([[2.5, 2.5, 7.5, 7.5]]).expand_as(start), atol=0.3, rtol=0
-    )
+    torch.testing.assert_close(start, torch.tensor([[2.5, 2.5, 7.5, 7.5]]).expand_as(start), atol=0.3, rtol=0)
     # The inputs are seen at about unit size: the scaled and the plain tower differ by the factor.
     with torch.no_grad():
         unscaled = tiny.target_features(inputs[0] * tiny.input_scale).flatten(1)

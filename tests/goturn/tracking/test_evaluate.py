@@ -5,6 +5,7 @@ report on our result files gives our numbers)."""
 import json
 import logging
 import shutil
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -370,3 +371,70 @@ def test_the_supervised_run_reuses_the_plain_run_up_to_its_first_failure(tmp_pat
     assert reusing.updates == tracked_again.updates - 7  # frames 1-7 were not tracked twice
     never_fails = benchmark.run_supervised(JumpsAway(truth, off=99), sequence, size, truth)
     assert never_fails.lines()[0] == "1" and len(never_fails.entries) == len(truth)
+
+
+def test_the_got10k_server_zip_matches_the_toolkits_packing(tmp_path, monkeypatch):
+    """``--pack OUT.zip`` writes what the got10k toolkit's ExperimentGOT10k.report packs for
+    the test split (shutil.make_archive of the tracker's folder): the same names, folder
+    entries and bytes; our lost-target scores and supervised runs stay out of it."""
+    ioutils = pytest.importorskip("got10k.utils.ioutils", reason="got10k (GOT-10k toolkit) not installed")
+    names = ("GOT-10k_Test_000001", "GOT-10k_Test_000002")
+    write_got10k(tmp_path / "data", names=names, split="test")
+    for name in names:
+        (tmp_path / "data" / "test" / name / "groundtruth.txt").write_text("1,2,30,20\n")
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"weights")
+    monkeypatch.setattr(
+        evaluate,
+        "Tracker",
+        lambda checkpoint, device, name, precision, score: Tracker(
+            ConstantNet(), device, name, precision, score
+        ),
+    )
+    out, archive = tmp_path / "eval", tmp_path / "submit" / "goturn_got10k.zip"
+    command = ["--checkpoint", str(checkpoint), "--data_path", str(tmp_path / "data"), "--dataset", "got10k"]
+    command += ["--split", "test", "--out", str(out), "--baselines", "none", "--device", "cpu"]
+    evaluate.main(evaluate.get_args_parser().parse_args(command))
+    results = out / "results" / "GOTURN"
+    # What else a result folder holds (GOTURN's scores, a supervised run) must stay out.
+    (results / names[0] / f"{names[0]}_score.txt").write_text("1.0\n" * 6)
+    (results / "baseline" / names[0]).mkdir(parents=True)
+    (results / "baseline" / names[0] / f"{names[0]}_001.txt").write_text("1\n")
+    evaluate.main(evaluate.get_args_parser().parse_args([*command, "--pack", str(archive)]))
+    # The toolkit packs a folder holding only what its own run writes.
+    theirs = tmp_path / "toolkit" / "GOTURN"
+    for name in names:
+        (theirs / name).mkdir(parents=True)
+        for suffix in ("_001.txt", "_time.txt"):
+            shutil.copy(results / name / f"{name}{suffix}", theirs / name)
+    ioutils.compress(str(theirs), str(tmp_path / "toolkit" / "GOTURN"))
+
+    def contents(path):
+        with zipfile.ZipFile(path) as opened:
+            return {info.filename: opened.read(info) for info in opened.infolist()}
+
+    ours, expected = contents(archive), contents(tmp_path / "toolkit" / "GOTURN.zip")
+    assert ours == expected and f"{names[1]}/{names[1]}_time.txt" in ours
+    assert len(ours[f"{names[0]}/{names[0]}_001.txt"].decode().splitlines()) == 6
+    assert not list(archive.parent.glob(".*partial*"))
+    with pytest.raises(UserError, match="--pack: GOT-10k's server zip; --dataset is alov"):
+        evaluate.main(
+            evaluate.get_args_parser().parse_args(
+                [
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--data_path",
+                    str(tmp_path),
+                    "--dataset",
+                    "alov",
+                    "--out",
+                    str(out),
+                    "--pack",
+                    str(archive),
+                ]
+            )
+        )
+    with pytest.raises(UserError, match=r"--pack .*submit\.tar: expected a file name ending in \.zip"):
+        evaluate.main(
+            evaluate.get_args_parser().parse_args([*command, "--pack", str(tmp_path / "submit.tar")])
+        )

@@ -1,0 +1,50 @@
+"""The zip GOT-10k's evaluation server takes: a tracker's test-split result files.
+
+The server reads, for every test sequence, ``<seq>/<seq>_001.txt`` (one ``x,y,w,h`` line per
+frame) and ``<seq>/<seq>_time.txt`` (seconds per frame) at the root of the archive, which is
+what the got10k toolkit's ``ExperimentGOT10k.report`` packs with ``shutil.make_archive`` of
+the tracker's result folder. Our result folder holds more (the lost-target scores
+``<seq>_score.txt`` and the supervised runs under ``baseline/``), so the archive is built from
+the two files per sequence alone, under the same names and folder entries, and written under
+a temporary name and renamed when complete.
+"""
+
+import os
+import zipfile
+from pathlib import Path
+
+from common.errors import UserError
+
+
+def submission_files(results: Path, sequence: str) -> tuple[Path, Path]:
+    """The box and time files of ``sequence`` in a tracker's GOT-10k result folder."""
+    folder = results / sequence
+    return folder / f"{sequence}_001.txt", folder / f"{sequence}_time.txt"
+
+
+def pack_got10k(results, sequences: list[str], out) -> Path:
+    """Write ``out`` (a .zip) with the result files of ``sequences`` from ``results``, one
+    tracker's folder (``OUT/results/<tracker>``); every sequence must have both files."""
+    results, out = Path(results), Path(out)
+    if out.suffix != ".zip":
+        raise UserError(f"--pack {out}: expected a file name ending in .zip")
+    entries = []
+    for sequence in sequences:
+        for path in submission_files(results, sequence):
+            if not path.is_file():
+                raise UserError(f"{path}: missing; the sequence has no complete result to pack")
+            entries.append((sequence, path))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.zip")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            written = set()
+            for sequence, path in entries:
+                if sequence not in written:
+                    archive.write(path.parent, f"{sequence}/")  # the folder entry make_archive writes
+                    written.add(sequence)
+                archive.write(path, f"{sequence}/{path.name}")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
