@@ -20,6 +20,9 @@ $(STAMP): requirements.txt requirements-test.txt
 	# The GOT-10k toolkit, only to cross-check our tracking metrics in the tests.
 	# --no-deps: its declared opencv-python would clash with opencv-contrib-python-headless.
 	$(PY) -m pip install --quiet --no-deps got10k==0.1.3 shapely==2.2.0 six==1.17.0 wget==3.2
+	# The VOT toolkit, to run goturn.vot through it in the tests (its other dependencies are in
+	# requirements-test.txt; --no-deps for the same opencv-python clash).
+	$(PY) -m pip install --quiet --no-deps vot-toolkit==0.9.0
 	touch $(STAMP)
 
 GOTURN_RUN := goturn/runs/GOTURN_bs50_1p_acc_demo

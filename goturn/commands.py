@@ -22,3 +22,11 @@ def evaluate() -> None:
 
 def export() -> None:
     _run_as_main("goturn.export")
+
+
+def vot() -> None:
+    _run_as_main("goturn.vot")
+
+
+def vot_workspace() -> None:
+    _run_as_main("goturn.tracking.vot_workspace")

@@ -17,6 +17,8 @@ COMMANDS = {
     "goturn-track": "Track an object",
     "goturn-evaluate": "Evaluate a GOTURN checkpoint",
     "goturn-export": "Export a GOTURN checkpoint to ONNX",
+    "goturn-vot": "GOTURN as a VOT toolkit (TraX) tracker",
+    "goturn-vot-workspace": "Write a VOT toolkit workspace",
     "glore-train": "Fine-tune GloRe",
     "glore-evaluate": "GloRe evaluation",
     "glore-predict": "Top-k classes",
