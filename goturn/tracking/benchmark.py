@@ -165,10 +165,14 @@ def _first_segment(record, plain_boxes, ground_truth, annotated, image_size) -> 
     return end
 
 
-def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool, log) -> None:
-    """Record one tracker on every sequence that has no result yet."""
-    for number, sequence in enumerate(sequences, start=1):
-        where = f"{tracker.name} {number}/{len(sequences)} {sequence.name}"
+def run_tracker(
+    tracker, sequences: list[Sequence], files: ResultFiles, supervised: bool, log, numbers=None
+) -> None:
+    """Record one tracker on every sequence that has no result yet. ``numbers``: (first, total),
+    how the log numbers the sequences when they are part of a larger set."""
+    first, total = numbers or (1, len(sequences))
+    for number, sequence in enumerate(sequences, start=first):
+        where = f"{tracker.name} {number}/{total} {sequence.name}"
         if files.boxes_path(tracker.name, sequence.name).is_file():
             log.info(f"{where}: result found, skipped")
         else:
@@ -187,18 +191,7 @@ def run_tracker(tracker, sequences: list[Sequence], files: ResultFiles, supervis
 
 
 def _run_in_worker(tracker, sequence: Sequence, number: int, total: int, files, supervised: bool) -> None:
-    log = setup_logging(True, 0)
-    run_tracker(tracker, [sequence], files, supervised, _Numbered(log, number, total))
-
-
-class _Numbered:
-    """A logger that reports a lone sequence as number/total of the whole set."""
-
-    def __init__(self, log, number: int, total: int):
-        self.log, self.where = log, f" {number}/{total} "
-
-    def info(self, message: str) -> None:
-        self.log.info(message.replace(" 1/1 ", self.where, 1))
+    run_tracker(tracker, [sequence], files, supervised, setup_logging(True, 0), numbers=(number, total))
 
 
 def _one_thread_worker() -> None:
