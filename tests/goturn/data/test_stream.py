@@ -130,7 +130,12 @@ def test_unreadable_sample_is_replaced_only_with_skip_bad(tables, tmp_path):
     det_broken = type(det)(**{**det.__dict__, "paths": [str(broken), *det.paths[1:]]})
     strict = ExampleStream([det_broken, alov], batch_size=50, seed=0)
     lenient = ExampleStream([det_broken, alov], batch_size=50, seed=0, skip_bad=True)
-    bad_units = [u for u in range(0, 40, 2) if det_broken.prev_image[strict.unit_sample(0, u)[1]] == 0]
+    # The units that draw the broken image (DET's are the even ones), wherever the data put them.
+    bad_units = [
+        u
+        for u in range(0, strict.units_per_epoch, 2)
+        if det_broken.prev_image[strict.unit_sample(0, u)[1]] == 0
+    ]
     index = bad_units[0] * 11 // 50
     with pytest.raises(Exception, match=r"broken\.jpg"):
         strict.batch(0, index)
