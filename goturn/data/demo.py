@@ -202,7 +202,7 @@ def object_track(
 
 def distractor_track(rng: np.random.Generator, frames: int, track: np.ndarray, area) -> np.ndarray:
     """The look-alike's path: it starts clear of the object (a first box that shows both would
-    leave which one is meant to chance) and crosses its path later."""
+    leave which one is meant to chance) and moves in the same area, so the two can cross."""
     for _ in range(100):
         boxes = object_track(rng, frames, *area)
         if not boxes_overlap(boxes[0], track[0], margin=10.0):

@@ -23,11 +23,10 @@ def submission_files(results: Path, sequence: str) -> tuple[Path, Path]:
 
 
 def pack_got10k(results, sequences: list[str], out) -> Path:
-    """Write ``out`` (a .zip) with the result files of ``sequences`` from ``results``, one
-    tracker's folder (``OUT/results/<tracker>``); every sequence must have both files."""
+    """Write ``out`` (a .zip; goturn.evaluate checks the name) with the result files of
+    ``sequences`` from ``results``, one tracker's folder (``OUT/results/<tracker>``); every
+    sequence must have both files."""
     results, out = Path(results), Path(out)
-    if out.suffix != ".zip":
-        raise UserError(f"--pack {out}: expected a file name ending in .zip")
     entries = []
     for sequence in sequences:
         for path in submission_files(results, sequence):
