@@ -43,7 +43,7 @@ def data_path(tmp_path_factory):
     )
 
 
-def train(data_path, output_dir, *extra):
+def train(data_path, output_dir, *extra, flags=TINY):
     result = run_python(
         "-m",
         "goturn.train",
@@ -51,7 +51,7 @@ def train(data_path, output_dir, *extra):
         str(data_path),
         "--output_dir",
         str(output_dir),
-        *TINY,
+        *flags,
         *extra,
         env={"OMP_NUM_THREADS": "2"},
     )
@@ -196,21 +196,8 @@ def test_the_demo_recipe_learns_to_track_in_seconds(data_path, tmp_path):
         "--warmup_steps",
         "10",
     ]
-    result = run_python(
-        "-m",
-        "goturn.train",
-        "--data_path",
-        str(data_path),
-        "--output_dir",
-        str(tmp_path / "run"),
-        *recipe,
-        *budget,
-        "--tensorboard",
-        "false",
-        env={"OMP_NUM_THREADS": "2"},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    validations = [line for line in result.stdout.splitlines() if "validation at step" in line]
+    log = train(data_path, tmp_path / "run", *recipe, *budget, "--tensorboard", "false", flags=())
+    validations = [line for line in log.splitlines() if "validation at step" in line]
     first, last = (float(line.split("loss ")[1].split()[0]) for line in (validations[0], validations[-1]))
     no_motion = float(validations[-1].split("no motion ")[1].split()[0])
     assert last < first and last < 0.8 * no_motion, validations

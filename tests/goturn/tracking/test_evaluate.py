@@ -143,13 +143,8 @@ def test_evaluation_is_resumable_and_reports_the_baseline(tmp_path):
     assert scores_without_speed(recomputed) == scores_without_speed(report)
 
 
-def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
-    """The command's wiring, with the stub network in place of the checkpoint's
-    (loading a real checkpoint is covered by the track command's test)."""
-    write_alov(tmp_path / "ALOV")
-    out = tmp_path / "eval"
-    checkpoint = tmp_path / "model.pth"
-    checkpoint.write_bytes(b"weights of model A")
+def with_stub_network(monkeypatch) -> None:
+    """goturn.evaluate's Tracker with the stub network in place of the checkpoint's."""
     monkeypatch.setattr(
         evaluate,
         "Tracker",
@@ -157,6 +152,16 @@ def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
             ConstantNet(), device, name, precision, score
         ),
     )
+
+
+def test_evaluate_command_on_alov_writes_annotated_rows(tmp_path, monkeypatch):
+    """The command's wiring, with the stub network in place of the checkpoint's
+    (loading a real checkpoint is covered by the track command's test)."""
+    write_alov(tmp_path / "ALOV")
+    out = tmp_path / "eval"
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"weights of model A")
+    with_stub_network(monkeypatch)
     command = [
         "--checkpoint",
         str(checkpoint),
@@ -384,13 +389,7 @@ def test_the_got10k_server_zip_matches_the_toolkits_packing(tmp_path, monkeypatc
         (tmp_path / "data" / "test" / name / "groundtruth.txt").write_text("1,2,30,20\n")
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"weights")
-    monkeypatch.setattr(
-        evaluate,
-        "Tracker",
-        lambda checkpoint, device, name, precision, score: Tracker(
-            ConstantNet(), device, name, precision, score
-        ),
-    )
+    with_stub_network(monkeypatch)
     out, archive = tmp_path / "eval", tmp_path / "submit" / "goturn_got10k.zip"
     command = ["--checkpoint", str(checkpoint), "--data_path", str(tmp_path / "data"), "--dataset", "got10k"]
     command += ["--split", "test", "--out", str(out), "--baselines", "none", "--device", "cpu"]
