@@ -9,10 +9,10 @@ the two files per sequence alone, under the same names and folder entries, and w
 a temporary name and renamed when complete.
 """
 
-import os
 import zipfile
 from pathlib import Path
 
+from common.atomic import atomic_file
 from common.errors import UserError
 
 
@@ -33,17 +33,11 @@ def pack_got10k(results, sequences: list[str], out) -> Path:
             if not path.is_file():
                 raise UserError(f"{path}: missing; the sequence has no complete result to pack")
             entries.append((sequence, path))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}.zip")
-    try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-            written = set()
-            for sequence, path in entries:
-                if sequence not in written:
-                    archive.write(path.parent, f"{sequence}/")  # the folder entry make_archive writes
-                    written.add(sequence)
-                archive.write(path, f"{sequence}/{path.name}")
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(out, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+        written = set()
+        for sequence, path in entries:
+            if sequence not in written:
+                archive.write(path.parent, f"{sequence}/")  # the folder entry make_archive writes
+                written.add(sequence)
+            archive.write(path, f"{sequence}/{path.name}")
     return out
