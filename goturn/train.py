@@ -50,6 +50,7 @@ from goturn.data.records import VAL_FRACTION
 from goturn.data.stream import ExampleStream, StreamBatches, to_device
 from goturn.model import DEFAULT_NETWORK, NETWORKS, GoturnNet, l1_sum
 from goturn.optim import LR_SCHEDULES, OPTIMIZERS, base_lr, build_optimizer, fused_update
+from goturn.tracking.policy import TEMPLATES
 from goturn.weights import load_pretrained
 
 # The validation set does not change with --seed, so runs compare.
@@ -369,6 +370,23 @@ def get_args_parser():
         "estimate is (0: the exact previous box, as the original; the demo uses 15)",
     )
     add_pixels_on_flag(gen, "--crops_on", "cutting the 227x227 crops")
+    tracking = parser.add_argument_group(
+        "tracking (not used in training: recorded in the checkpoint as the tracker's defaults "
+        "for this model, see goturn/tracking/policy.py)"
+    )
+    tracking.add_argument(
+        "--track_hold_below",
+        type=number(float, least=0.0, most=1.0),
+        default=0.0,
+        help="the tracker keeps its last box while the lost-target score is below this (0: off, "
+        "as the original; the demo uses 0.3)",
+    )
+    tracking.add_argument(
+        "--track_template",
+        choices=TEMPLATES,
+        default="previous",
+        help="the template the tracker regresses against: previous (the original) or first (the demo's)",
+    )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--network",

@@ -25,6 +25,8 @@ import os
 from PIL import Image as PILImage
 
 from common.errors import UserError, run_cli
+from goturn.tracking.lost_target import SCORES
+from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.tracker import Tracker
 
 
@@ -43,6 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=os.environ.get("GOTURN_PRECISION", "auto"),
         help="autocast precision: auto | fp32 | bf16 | fp16",
     )
+    parser.add_argument("--score", choices=SCORES, default="combined", help="the lost-target score")
+    add_policy_flags(parser)
     return parser
 
 
@@ -87,7 +91,15 @@ def main(args) -> None:
         import trax  # noqa: F401
     except ImportError:
         raise UserError("goturn.vot needs the TraX bindings: pip install vot-trax") from None
-    serve(Tracker(args.checkpoint, device=args.device, precision=args.precision))
+    tracker = Tracker(
+        args.checkpoint,
+        device=args.device,
+        precision=args.precision,
+        score=args.score,
+        hold_below=args.hold_below,
+        template=args.template,
+    )
+    serve(tracker)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ the files, as the toolkit would.
 """
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
@@ -59,6 +60,7 @@ from goturn.tracking.benchmark import (
     evaluate,
 )
 from goturn.tracking.lost_target import SCORES
+from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.submission import pack_got10k
@@ -108,10 +110,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--score",
         choices=SCORES,
-        default="appearance",
-        help="GOTURN's lost-target score: appearance (free) or fb (forward-backward consistency, "
-        "about 1.5x the network time per frame); see goturn/tracking/lost_target.py",
+        default="combined",
+        help="GOTURN's lost-target score: combined (the mean of appearance and colour), appearance, "
+        "colour, or fb (forward-backward consistency, about 1.5x the network time per frame); "
+        "see goturn/tracking/lost_target.py",
     )
+    add_policy_flags(parser)
     parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
     parser.add_argument(
         "--baselines",
@@ -198,7 +202,13 @@ def main(args) -> dict:
     if args.name in [baseline.name for baseline in baselines]:
         raise UserError(f"--name {args.name!r} is the name of a baseline; choose another")
     tracker = Tracker(
-        args.checkpoint, device=args.device, name=args.name, precision=args.precision, score=args.score
+        args.checkpoint,
+        device=args.device,
+        name=args.name,
+        precision=args.precision,
+        score=args.score,
+        hold_below=args.hold_below,
+        template=args.template,
     )
     split = args.split or ("val" if args.dataset != "otb" else None)
     identity = {
@@ -209,6 +219,7 @@ def main(args) -> dict:
         "tracker": args.name,
         "precision": tracker.precision,
         "score": args.score,
+        "policy": dataclasses.asdict(tracker.policy),
         **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
     }
     claim_output_dir(Path(args.out), identity, args.discard_stale, log)
@@ -220,6 +231,8 @@ def main(args) -> dict:
         "checkpoint_sha256": identity["checkpoint_sha256"],
         "device": str(tracker.device),
         "precision": tracker.precision,
+        "score": args.score,
+        "policy": identity["policy"],
     }
     layout = "got10k" if args.dataset == "got10k" else "otb"
     report = evaluate(

@@ -31,6 +31,7 @@ from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
 from goturn.tracking.lost_target import SCORES
+from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.rendering import (
     DEFAULT_FPS,
     VideoWriter,
@@ -175,9 +176,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--score",
         choices=SCORES,
-        default="appearance",
-        help="lost-target score: appearance (free) or fb (forward-backward, about 1.5x the network time)",
+        default="combined",
+        help="lost-target score: combined (appearance and colour), appearance, colour, or fb "
+        "(forward-backward, about 1.5x the network time)",
     )
+    add_policy_flags(parser)
     return parser
 
 
@@ -189,7 +192,14 @@ def partial_path(path: Path) -> Path:
 
 def main(args) -> dict:
     start = time.perf_counter()
-    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, score=args.score)
+    tracker = Tracker(
+        args.checkpoint,
+        device=args.device,
+        precision=args.precision,
+        score=args.score,
+        hold_below=args.hold_below,
+        template=args.template,
+    )
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,12 @@ crop), both with context and by the training code's own crop functions
 previous box. Boxes stay floats throughout.
 
 Each frame also gets a lost-target score in [0, 1] (``last_score``, per target
-``last_scores``; ``goturn.tracking.lost_target``): the target tower's features of
-the crop around the new box, which the next frame needs anyway, compared with the
-first frame's, so the score costs no network pass.
+``last_scores``; ``goturn.tracking.lost_target``): the crop around the new box,
+which the next frame needs anyway, compared with the first frame's (the target
+tower's features and the colours), so the score costs no network pass. What the
+tracker does with a low score, and which template it regresses against, is its
+policy (``goturn.tracking.policy``; by default the one the checkpoint's training
+recipe recorded).
 
 Boxes are ``[x, y, w, h]`` in pixels; images RGB ``H x W x 3`` uint8 arrays
 (grey ``H x W`` too) or PIL images, as the GOT-10k toolkit passes them: an
@@ -38,7 +41,14 @@ from goturn.data.crops import (
     to_network_input,
 )
 from goturn.model import GoturnNet
-from goturn.tracking.lost_target import SCORES, AppearanceReference, forward_backward_score
+from goturn.tracking.lost_target import (
+    SCORES,
+    AppearanceReference,
+    colour_histograms,
+    colour_score,
+    forward_backward_score,
+)
+from goturn.tracking.policy import policy_for
 from goturn.weights import load_network
 
 # Smallest box side the tracker keeps, in pixels: a collapsed prediction
@@ -149,12 +159,15 @@ class Tracker(SequenceTracker):
     ``encode_search`` and ``regress`` there is no lost-target score). ``device``:
     auto|cpu|cuda|npu[:N] or a torch.device. ``precision``: auto|fp32|bf16|fp16 (autocast;
     auto: fp32 on a CPU, half precision on accelerators, see ``inference_precision``).
-    ``score``: the lost-target score, ``appearance`` or ``fb`` (see ``lost_target``).
+    ``score``: the lost-target score, one of ``lost_target.SCORES`` (default ``combined``).
+    ``hold_below``, ``template``: the policy (``policy.TrackingPolicy``); None: the
+    checkpoint's recorded one (the original's for a module or a file without one).
 
     Per frame, the target tower runs once, on the crop around the new box: its features are
-    the next frame's target and, compared with the first frame's, the frame's appearance score
-    (``last_scores``, one per target; ``last_score`` for one target). That is the work of one
-    plain forward of the network per frame; ``score="fb"`` adds a backward pass.
+    the next frame's target and, compared with the first frame's (with the crop's colours),
+    the frame's lost-target score (``last_scores``, one per target; ``last_score`` for one
+    target). That is the work of one plain forward of the network per frame; ``score="fb"``
+    adds a backward pass.
     """
 
     def __init__(
@@ -163,7 +176,9 @@ class Tracker(SequenceTracker):
         device="auto",
         name: str = "GOTURN",
         precision: str = "auto",
-        score: str = "appearance",
+        score: str = "combined",
+        hold_below: float | None = None,
+        template: str | None = None,
     ):
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
@@ -173,12 +188,15 @@ class Tracker(SequenceTracker):
         self.model = model.to(self.device).eval()
         self.name = name
         self.score = score
+        self.policy = policy_for(checkpoint, hold_below, template)
         # GoturnNet's parts: the target features are kept from frame to frame.
         self._split = all(hasattr(model, part) for part in ("encode_target", "encode_search", "regress"))
         self._previous_image: np.ndarray | None = None
         self._previous_boxes: np.ndarray | None = None  # K x 4 corners
         self._target_codes: torch.Tensor | None = None  # K x features, of the previous boxes
         self._reference: AppearanceReference | None = None  # of the first boxes
+        self._first_codes: torch.Tensor | None = None
+        self._first_histograms: np.ndarray | None = None
         self.last_scores = np.zeros(0)
 
     @property
@@ -211,7 +229,8 @@ class Tracker(SequenceTracker):
             )
         self._previous_image, self._previous_boxes = self._kept(image), corners
         if self._split:
-            self._target_codes = self._encode_targets(image, corners)
+            self._target_codes, self._first_histograms = self._encode_targets(image, corners)
+            self._first_codes = self._target_codes
             self._reference = AppearanceReference(self._target_codes)
             self.last_scores = np.ones(len(corners))
         else:
@@ -219,31 +238,37 @@ class Tracker(SequenceTracker):
 
     def update_targets(self, image) -> np.ndarray:
         """The K boxes in ``image`` (K x 4 float64, [x, y, w, h]); their scores are then in
-        ``last_scores`` (K, in [0, 1]; NaN for a network without GoturnNet's parts)."""
+        ``last_scores`` (K, in [0, 1]; NaN for a network without GoturnNet's parts). A target
+        whose new box scores below the policy's ``hold_below`` keeps its last box (returned
+        again) and template; its score is the new box's."""
         if self._previous_boxes is None:
             raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
         current = to_rgb_array(image)
         searches, geometries = self._crops(current, self._previous_boxes)
         with torch.inference_mode(), autocast(self.device, self.precision):
             if self._split:
-                units = self.model.regress(self._target_codes, self.model.encode_search(searches))
+                template = self._first_codes if self.policy.template == "first" else self._target_codes
+                units = self.model.regress(template, self.model.encode_search(searches))
             else:
                 targets, _ = self._crops(self._previous_image, self._previous_boxes)
                 units = self.model(targets, searches)
         boxes = self._boxes(units, geometries, current)
         if self._split:
-            self._target_codes = self._encode_targets(current, boxes)
-            if self.score == "fb":
-                self.last_scores = self._forward_backward(boxes)
-            else:
-                self.last_scores = self._reference.score(self._target_codes)
+            codes, histograms = self._encode_targets(current, boxes)
+            self.last_scores = self._scores(boxes, codes, histograms)
+            doubted = self.last_scores < self.policy.hold_below
+            if doubted.any():
+                boxes = np.where(doubted[:, None], self._previous_boxes, boxes)
+                keep = torch.from_numpy(doubted).to(codes.device)
+                codes = torch.where(keep[:, None], self._target_codes, codes)
+            self._target_codes = codes
         self._previous_image, self._previous_boxes = self._kept(current), boxes
         return corners_to_xywh(boxes)
 
     def _kept(self, image: np.ndarray) -> np.ndarray | None:
         """The frame as the next update needs it: a copy (the caller may reuse its buffer, as
         video readers do) where the next update crops it, nothing where the target features
-        carried over suffice (the split network with the appearance score)."""
+        carried over suffice (the split network with any score but ``fb``)."""
         return None if self._split and self.score != "fb" else image.copy()
 
     def _boxes(self, units: torch.Tensor, geometries: list[CropGeometry], image: np.ndarray) -> np.ndarray:
@@ -262,26 +287,44 @@ class Tracker(SequenceTracker):
             ]
         )
 
-    def _forward_backward(self, boxes: np.ndarray) -> np.ndarray:
-        """Track the new boxes back into the previous frame; their IoU with the previous boxes."""
+    def _scores(self, boxes: np.ndarray, codes: torch.Tensor, histograms: np.ndarray) -> np.ndarray:
+        """The lost-target score of each new box (``codes``, ``histograms``: of its crop)."""
+        if self.score == "fb":
+            return self._forward_backward(boxes, codes)
+        if self.score == "appearance":
+            return self._reference.score(codes)
+        colour = colour_score(histograms, self._first_histograms)
+        return colour if self.score == "colour" else (colour + self._reference.score(codes)) / 2
+
+    def _forward_backward(self, boxes: np.ndarray, codes: torch.Tensor) -> np.ndarray:
+        """Track the new boxes (target features ``codes``) back into the previous frame; their
+        IoU with the previous boxes."""
         searches, geometries = self._crops(self._previous_image, boxes)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            units = self.model.regress(self._target_codes, self.model.encode_search(searches))
+            units = self.model.regress(codes, self.model.encode_search(searches))
         back = self._boxes(units, geometries, self._previous_image)
         return forward_backward_score(back, self._previous_boxes)
 
     def _crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, list[CropGeometry]]:
         """The network input of the context crops of ``boxes`` in the RGB ``image``, and their
-        geometry. The crops are cut from the RGB frame and turned to the network's BGR after
-        (the same pixels: the resize works per channel), which spares a copy of the whole frame."""
+        geometry."""
+        crops, geometries = self._cut(image, boxes)
+        return to_network_input(torch.from_numpy(crops).to(self.device)), geometries
+
+    def _cut(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, list[CropGeometry]]:
+        """The uint8 BGR context crops of ``boxes`` in the RGB ``image``. They are cut from the
+        RGB frame and turned to the network's BGR after (the same pixels: the resize works per
+        channel), which spares a copy of the whole frame."""
         crops = np.empty((len(boxes), CROP_SIZE, CROP_SIZE, 3), np.uint8)
         geometries = []
         for crop, box in zip(crops, boxes):
             geometries.append(crop_with_context(image, box, crop)[1])
             cv2.cvtColor(crop, cv2.COLOR_RGB2BGR, dst=crop)  # 150x torch's flip of the crop
-        return to_network_input(torch.from_numpy(crops).to(self.device)), geometries
+        return crops, geometries
 
-    def _encode_targets(self, image: np.ndarray, boxes: np.ndarray) -> torch.Tensor:
-        targets, _ = self._crops(image, boxes)
+    def _encode_targets(self, image: np.ndarray, boxes: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """The target features of the crops around ``boxes``, and their colour histograms."""
+        crops, _ = self._cut(image, boxes)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            return self.model.encode_target(targets)
+            codes = self.model.encode_target(to_network_input(torch.from_numpy(crops).to(self.device)))
+        return codes, colour_histograms(crops)

@@ -148,9 +148,7 @@ def with_stub_network(monkeypatch) -> None:
     monkeypatch.setattr(
         evaluate,
         "Tracker",
-        lambda checkpoint, device, name, precision, score: Tracker(
-            ConstantNet(), device, name, precision, score
-        ),
+        lambda checkpoint, **options: Tracker(ConstantNet(), **options),
     )
 
 
