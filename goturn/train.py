@@ -50,7 +50,8 @@ from goturn.data.records import VAL_FRACTION
 from goturn.data.stream import ExampleStream, StreamBatches, to_device
 from goturn.model import DEFAULT_NETWORK, NETWORKS, GoturnNet, l1_sum
 from goturn.optim import LR_SCHEDULES, OPTIMIZERS, base_lr, build_optimizer, fused_update
-from goturn.tracking.policy import TEMPLATES
+from goturn.tracking.lost_target import SCORES
+from goturn.tracking.policy import BORDERS, TEMPLATES
 from goturn.weights import load_pretrained
 
 # The validation set does not change with --seed, so runs compare.
@@ -386,6 +387,19 @@ def get_args_parser():
         choices=TEMPLATES,
         default="previous",
         help="the template the tracker regresses against: previous (the original) or first (the demo's)",
+    )
+    tracking.add_argument(
+        "--track_border",
+        choices=BORDERS,
+        default="clip",
+        help="clip: the tracker cuts a box at the image border (the original); keep: a cut side "
+        "keeps its length beyond it (the demo's)",
+    )
+    tracking.add_argument(
+        "--track_score",
+        choices=SCORES,
+        default="combined",
+        help="the lost-target score the tracker decides with (the demo's: colour)",
     )
     model = parser.add_argument_group("model")
     model.add_argument(

@@ -25,7 +25,6 @@ import os
 from PIL import Image as PILImage
 
 from common.errors import UserError, run_cli
-from goturn.tracking.lost_target import SCORES
 from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.tracker import Tracker
 
@@ -45,7 +44,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=os.environ.get("GOTURN_PRECISION", "auto"),
         help="autocast precision: auto | fp32 | bf16 | fp16",
     )
-    parser.add_argument("--score", choices=SCORES, default="combined", help="the lost-target score")
     add_policy_flags(parser)
     return parser
 
@@ -98,6 +96,7 @@ def main(args) -> None:
         score=args.score,
         hold_below=args.hold_below,
         template=args.template,
+        border=args.border,
     )
     serve(tracker)
 

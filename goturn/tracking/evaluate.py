@@ -59,7 +59,6 @@ from goturn.tracking.benchmark import (
     claim_output_dir,
     evaluate,
 )
-from goturn.tracking.lost_target import SCORES
 from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
@@ -106,14 +105,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=INFERENCE_PRECISIONS,
         default="auto",
         help="GOTURN's autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
-    )
-    parser.add_argument(
-        "--score",
-        choices=SCORES,
-        default="combined",
-        help="GOTURN's lost-target score: combined (the mean of appearance and colour), appearance, "
-        "colour, or fb (forward-backward consistency, about 1.5x the network time per frame); "
-        "see goturn/tracking/lost_target.py",
     )
     add_policy_flags(parser)
     parser.add_argument("--name", default="GOTURN", help="tracker name in result paths and the report")
@@ -209,6 +200,7 @@ def main(args) -> dict:
         score=args.score,
         hold_below=args.hold_below,
         template=args.template,
+        border=args.border,
     )
     split = args.split or ("val" if args.dataset != "otb" else None)
     identity = {
@@ -218,7 +210,7 @@ def main(args) -> dict:
         "data_path": str(Path(args.data_path).resolve()),
         "tracker": args.name,
         "precision": tracker.precision,
-        "score": args.score,
+        "score": tracker.score,
         "policy": dataclasses.asdict(tracker.policy),
         **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
     }
@@ -231,7 +223,7 @@ def main(args) -> dict:
         "checkpoint_sha256": identity["checkpoint_sha256"],
         "device": str(tracker.device),
         "precision": tracker.precision,
-        "score": args.score,
+        "score": tracker.score,
         "policy": identity["policy"],
     }
     layout = "got10k" if args.dataset == "got10k" else "otb"

@@ -30,7 +30,6 @@ from common.cli import positive_float, positive_int, probability
 from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
-from goturn.tracking.lost_target import SCORES
 from goturn.tracking.policy import add_policy_flags
 from goturn.tracking.rendering import (
     DEFAULT_FPS,
@@ -173,13 +172,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="auto",
         help="autocast precision (auto: fp32 on a CPU, bf16 or fp16 on accelerators)",
     )
-    parser.add_argument(
-        "--score",
-        choices=SCORES,
-        default="combined",
-        help="lost-target score: combined (appearance and colour), appearance, colour, or fb "
-        "(forward-backward, about 1.5x the network time)",
-    )
     add_policy_flags(parser)
     return parser
 
@@ -199,6 +191,7 @@ def main(args) -> dict:
         score=args.score,
         hold_below=args.hold_below,
         template=args.template,
+        border=args.border,
     )
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS

@@ -42,7 +42,6 @@ from goturn.data.crops import (
 )
 from goturn.model import GoturnNet
 from goturn.tracking.lost_target import (
-    SCORES,
     AppearanceReference,
     colour_histograms,
     colour_score,
@@ -111,6 +110,29 @@ def keep_in_image(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return box
 
 
+# How close to the image border a side counts as cut by it, in pixels: the network, trained on
+# boxes inside the image, puts a cut side on the border or a pixel or two inside it.
+BORDER_TOLERANCE = 2.0
+
+
+def keep_cut_sides(boxes: np.ndarray, previous: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``boxes`` (K x 4 corners) where a box shrank against one image border along an axis:
+    that side moved out again so the box keeps its ``previous`` length there (the object
+    goes on beyond the border). A box cut on both sides of an axis, or grown, is kept."""
+    boxes = boxes.copy()
+    for box, before in zip(boxes, previous):
+        for low, high, limit in ((0, 2, width), (1, 3, height)):
+            length = before[high] - before[low]
+            if box[high] - box[low] >= length:
+                continue
+            at_low, at_high = box[low] <= BORDER_TOLERANCE, box[high] >= limit - BORDER_TOLERANCE
+            if at_low and not at_high:
+                box[low] = box[high] - length
+            elif at_high and not at_low:
+                box[high] = box[low] + length
+    return boxes
+
+
 class SequenceTracker:
     """What the GOT-10k toolkit calls on a tracker besides init/update.
 
@@ -159,9 +181,9 @@ class Tracker(SequenceTracker):
     ``encode_search`` and ``regress`` there is no lost-target score). ``device``:
     auto|cpu|cuda|npu[:N] or a torch.device. ``precision``: auto|fp32|bf16|fp16 (autocast;
     auto: fp32 on a CPU, half precision on accelerators, see ``inference_precision``).
-    ``score``: the lost-target score, one of ``lost_target.SCORES`` (default ``combined``).
-    ``hold_below``, ``template``: the policy (``policy.TrackingPolicy``); None: the
-    checkpoint's recorded one (the original's for a module or a file without one).
+    ``score``, ``hold_below``, ``template``, ``border``: the policy (``policy.TrackingPolicy``;
+    ``score`` is one of ``lost_target.SCORES``); None: the checkpoint's recorded one (the
+    original's, with the ``combined`` score, for a module or a file without one).
 
     Per frame, the target tower runs once, on the crop around the new box: its features are
     the next frame's target and, compared with the first frame's (with the crop's colours),
@@ -176,19 +198,20 @@ class Tracker(SequenceTracker):
         device="auto",
         name: str = "GOTURN",
         precision: str = "auto",
-        score: str = "combined",
+        score: str | None = None,
         hold_below: float | None = None,
         template: str | None = None,
+        border: str | None = None,
     ):
-        if score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+        self.policy = policy_for(
+            checkpoint, score=score, hold_below=hold_below, template=template, border=border
+        )
         self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
         self.precision = inference_precision(precision, self.device)
         model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
         self.model = model.to(self.device).eval()
         self.name = name
-        self.score = score
-        self.policy = policy_for(checkpoint, hold_below, template)
+        self.score = self.policy.score
         # GoturnNet's parts: the target features are kept from frame to frame.
         self._split = all(hasattr(model, part) for part in ("encode_target", "encode_search", "regress"))
         self._previous_image: np.ndarray | None = None
@@ -240,7 +263,8 @@ class Tracker(SequenceTracker):
         """The K boxes in ``image`` (K x 4 float64, [x, y, w, h]); their scores are then in
         ``last_scores`` (K, in [0, 1]; NaN for a network without GoturnNet's parts). A target
         whose new box scores below the policy's ``hold_below`` keeps its last box (returned
-        again) and template; its score is the new box's."""
+        again) and template; its score is the new box's. With the policy's ``border="keep"``
+        the boxes returned are the parts inside the image of the ones tracked."""
         if self._previous_boxes is None:
             raise RuntimeError("call init() (or init_targets()) with the first frame and box first")
         current = to_rgb_array(image)
@@ -253,6 +277,9 @@ class Tracker(SequenceTracker):
                 targets, _ = self._crops(self._previous_image, self._previous_boxes)
                 units = self.model(targets, searches)
         boxes = self._boxes(units, geometries, current)
+        height, width = current.shape[:2]
+        if self.policy.border == "keep":
+            boxes = keep_cut_sides(boxes, self._previous_boxes, width, height)
         if self._split:
             codes, histograms = self._encode_targets(current, boxes)
             self.last_scores = self._scores(boxes, codes, histograms)
@@ -263,6 +290,8 @@ class Tracker(SequenceTracker):
                 codes = torch.where(keep[:, None], self._target_codes, codes)
             self._target_codes = codes
         self._previous_image, self._previous_boxes = self._kept(current), boxes
+        if self.policy.border == "keep":
+            boxes = np.clip(boxes, 0.0, [width, height, width, height])
         return corners_to_xywh(boxes)
 
     def _kept(self, image: np.ndarray) -> np.ndarray | None:

@@ -1,5 +1,5 @@
-"""The tracker's policy (hold a doubted box, first-frame template), where its defaults come
-from, and the colour part of the lost-target score."""
+"""The tracker's policy (hold a doubted box, first-frame template, sides cut by the border),
+where its defaults come from, and the colour part of the lost-target score."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from goturn.model import GoturnNet
 from goturn.tracking import track
 from goturn.tracking.lost_target import BOX_PIXELS, colour_histograms, colour_score
 from goturn.tracking.policy import TrackingPolicy, policy_for
-from goturn.tracking.tracker import Tracker
+from goturn.tracking.tracker import Tracker, keep_cut_sides
 
 WIDTH, HEIGHT = 160, 120
 BOX = np.array([60.0, 40.0, 24.0, 20.0])
@@ -97,22 +97,62 @@ def test_the_first_template_is_kept_and_the_previous_one_follows_the_box():
 def test_the_policy_comes_from_the_checkpoint_unless_given(tmp_path):
     state = GoturnNet("caffenet-tiny").state_dict()
     recorded = tmp_path / "demo.pth"
-    torch.save({"model": state, "args": {"track_hold_below": 0.3, "track_template": "first"}}, recorded)
+    demo = {
+        "track_hold_below": 0.3,
+        "track_template": "first",
+        "track_border": "keep",
+        "track_score": "colour",
+    }
+    torch.save({"model": state, "args": demo}, recorded)
     bare = tmp_path / "bare.pth"
     torch.save({"model": state}, bare)
-    assert policy_for(recorded) == TrackingPolicy(0.3, "first")
-    assert policy_for(bare) == TrackingPolicy(0.0, "previous")  # the original's
-    assert policy_for(recorded, hold_below=0.0, template="previous") == TrackingPolicy()
-    assert Tracker(recorded, device="cpu").policy == TrackingPolicy(0.3, "first")
+    assert policy_for(recorded) == TrackingPolicy(0.3, "first", "keep", "colour")
+    assert policy_for(bare) == TrackingPolicy(0.0, "previous", "clip", "combined")  # the original's
+    given = policy_for(recorded, hold_below=0.0, template="previous", border="clip", score="combined")
+    assert given == TrackingPolicy()
+    tracker = Tracker(recorded, device="cpu")
+    assert (tracker.policy, tracker.score) == (TrackingPolicy(0.3, "first", "keep", "colour"), "colour")
     with pytest.raises(ValueError, match="template must be one of"):
         TrackingPolicy(template="last")
+    with pytest.raises(TypeError, match="not policy settings"):
+        policy_for(bare, hold=0.3)
 
 
 def test_the_policy_flags_are_checked():
     parser = track.get_args_parser()
     required = ["--checkpoint", "c.pth", "--input", "v.mp4", "--box", "1,2,3,4", "--out", "o.mp4"]
-    args = parser.parse_args([*required, "--hold_below", "0.25", "--template", "first"])
-    assert (args.hold_below, args.template) == (0.25, "first")
-    assert parser.parse_args(required).hold_below is None  # the checkpoint's
+    chosen = ["--hold_below", "0.25", "--template", "first", "--border", "keep", "--score", "colour"]
+    args = parser.parse_args([*required, *chosen])
+    assert (args.hold_below, args.template, args.border, args.score) == (0.25, "first", "keep", "colour")
+    defaults = parser.parse_args(required)
+    assert (defaults.hold_below, defaults.template, defaults.border, defaults.score) == (None,) * 4
     with pytest.raises(SystemExit):
         parser.parse_args([*required, "--hold_below", "1.5"])
+
+
+def test_a_side_cut_by_the_border_keeps_its_length_beyond_it():
+    previous = np.array([[10.0, 50.0, 50.0, 90.0], [100.0, 10.0, 140.0, 40.0], [0.0, 0.0, 160.0, 120.0]])
+    cut = np.array([[0.0, 52.0, 20.0, 88.0], [110.0, 10.0, 159.0, 40.0], [0.0, 10.0, 160.0, 100.0]])
+    kept = keep_cut_sides(cut, previous, WIDTH, HEIGHT)
+    # Left side on the border: the box keeps its 40 px width, reaching 20 px out of the image;
+    # the height, shrunk away from any border, is the network's.
+    np.testing.assert_allclose(kept[0], [-20.0, 52.0, 20.0, 88.0])
+    np.testing.assert_allclose(kept[1], cut[1])  # grown: the network's
+    np.testing.assert_allclose(kept[2], cut[2])  # cut on both sides of x, shrunk in y inside
+
+
+def test_with_border_keep_the_box_that_leaves_the_picture_keeps_its_size():
+    """The network answers "one box width to the left" from a box at the left border: clipped,
+    the box becomes a sliver; kept, it moves out whole and is reported as its part inside."""
+    at_border = np.array([4.0, 40.0, 24.0, 20.0])
+    left = [-2.5, 2.5, 2.5, 7.5]  # one box width to the left
+    boxes = {}
+    for border in ("clip", "keep"):
+        tracker = Tracker(AnsweringNet(left), device="cpu", border=border, score="colour")
+        tracker.init(scene(at_border), at_border)
+        boxes[border] = [tracker.update(scene(None)) for _ in range(2)]
+    assert boxes["clip"][0][2] == pytest.approx(4.0)  # cut at x = 0: 4 px wide
+    assert boxes["clip"][1][2] == pytest.approx(1.0)  # and then a 1-pixel sliver
+    np.testing.assert_allclose(boxes["keep"][0], [0.0, 40.0, 4.0, 20.0])  # reported: the part inside
+    internal = tracker._previous_boxes[0]
+    assert internal[2] - internal[0] == pytest.approx(24.0)  # tracked: the whole box
