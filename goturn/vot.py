@@ -25,7 +25,7 @@ import os
 from PIL import Image as PILImage
 
 from common.errors import UserError, run_cli
-from goturn.tracking.policy import add_policy_flags
+from goturn.tracking.policy import add_policy_flags, policy_options
 from goturn.tracking.tracker import Tracker
 
 
@@ -89,15 +89,7 @@ def main(args) -> None:
         import trax  # noqa: F401
     except ImportError:
         raise UserError("goturn.vot needs the TraX bindings: pip install vot-trax") from None
-    tracker = Tracker(
-        args.checkpoint,
-        device=args.device,
-        precision=args.precision,
-        score=args.score,
-        hold_below=args.hold_below,
-        template=args.template,
-        border=args.border,
-    )
+    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, **policy_options(args))
     serve(tracker)
 
 

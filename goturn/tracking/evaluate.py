@@ -59,7 +59,7 @@ from goturn.tracking.benchmark import (
     claim_output_dir,
     evaluate,
 )
-from goturn.tracking.policy import add_policy_flags
+from goturn.tracking.policy import add_policy_flags, policy_options
 from goturn.tracking.rendering import render_track
 from goturn.tracking.sequences import DATASETS, read_alov, read_sequences
 from goturn.tracking.submission import pack_got10k
@@ -197,10 +197,7 @@ def main(args) -> dict:
         device=args.device,
         name=args.name,
         precision=args.precision,
-        score=args.score,
-        hold_below=args.hold_below,
-        template=args.template,
-        border=args.border,
+        **policy_options(args),
     )
     split = args.split or ("val" if args.dataset != "otb" else None)
     identity = {

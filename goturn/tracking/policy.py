@@ -66,6 +66,11 @@ def policy_for(checkpoint, **given) -> TrackingPolicy:
     return TrackingPolicy(**settings)
 
 
+def policy_options(args) -> dict:
+    """The policy flags of a command (``add_policy_flags``), as ``Tracker``'s keyword arguments."""
+    return {field.name: getattr(args, field.name) for field in dataclasses.fields(TrackingPolicy)}
+
+
 def add_policy_flags(parser) -> None:
     parser.add_argument(
         "--hold_below",

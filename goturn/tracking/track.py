@@ -30,7 +30,7 @@ from common.cli import positive_float, positive_int, probability
 from common.errors import UserError, run_cli
 from common.precision import INFERENCE_PRECISIONS
 from common.video import upright
-from goturn.tracking.policy import add_policy_flags
+from goturn.tracking.policy import add_policy_flags, policy_options
 from goturn.tracking.rendering import (
     DEFAULT_FPS,
     VideoWriter,
@@ -184,15 +184,7 @@ def partial_path(path: Path) -> Path:
 
 def main(args) -> dict:
     start = time.perf_counter()
-    tracker = Tracker(
-        args.checkpoint,
-        device=args.device,
-        precision=args.precision,
-        score=args.score,
-        hold_below=args.hold_below,
-        template=args.template,
-        border=args.border,
-    )
+    tracker = Tracker(args.checkpoint, device=args.device, precision=args.precision, **policy_options(args))
     frames, source_fps = read_frames(args.input, args.max_frames)
     fps = args.fps or source_fps or DEFAULT_FPS
     args.out.parent.mkdir(parents=True, exist_ok=True)
