@@ -207,7 +207,6 @@ def main(args) -> dict:
         "data_path": str(Path(args.data_path).resolve()),
         "tracker": args.name,
         "precision": tracker.precision,
-        "score": tracker.score,
         "policy": dataclasses.asdict(tracker.policy),
         **({"val_fraction": args.val_fraction} if args.dataset == "alov" else {}),
     }
@@ -220,7 +219,6 @@ def main(args) -> dict:
         "checkpoint_sha256": identity["checkpoint_sha256"],
         "device": str(tracker.device),
         "precision": tracker.precision,
-        "score": tracker.score,
         "policy": identity["policy"],
     }
     layout = "got10k" if args.dataset == "got10k" else "otb"

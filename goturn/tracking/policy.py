@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.cli import probability
+from common.errors import UserError
 from goturn.tracking.lost_target import SCORES
 from goturn.weights import training_args
 
@@ -63,7 +64,13 @@ def policy_for(checkpoint, **given) -> TrackingPolicy:
         settings[field.name] = value
     if given:
         raise TypeError(f"not policy settings: {sorted(given)}")
-    return TrackingPolicy(**settings)
+    try:
+        return TrackingPolicy(**settings)
+    except ValueError as error:
+        if not recorded:
+            raise
+        # The file's recorded settings (or a value given here): name the file as well.
+        raise UserError(f"{checkpoint}: tracking settings {settings}: {error}") from None
 
 
 def policy_options(args) -> dict:

@@ -35,9 +35,8 @@ DEFINITIONS = {
     "core)",
     "rows": "result files hold one row per annotated frame (ALOV annotates about every 5th frame), "
     "row 0 being the initialisation frame; tracks/ holds every frame",
-    "lost_target": "the tracker's per-frame score (GOTURN: its lost-target score, report['score']; "
-    "OpenCV: "
-    "1 when update() reports the target found, else 0) on the annotated frames after the first: "
+    "lost_target": "the tracker's per-frame score (GOTURN: its lost-target score, report['policy']['score']; "
+    "OpenCV: 1 when update() reports the target found, else 0) on the annotated frames after the first: "
     "roc_auc = probability that a frame with IoU >= 0.5 scores higher than one with IoU < 0.1 (ties "
     "half), pooled over sequences; frames in between are left out",
     "comparison": "per baseline, the model's headline number minus the baseline's (positive: the model "

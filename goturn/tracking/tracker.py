@@ -211,7 +211,6 @@ class Tracker(SequenceTracker):
         model = checkpoint if isinstance(checkpoint, torch.nn.Module) else load_model(checkpoint)
         self.model = model.to(self.device).eval()
         self.name = name
-        self.score = self.policy.score
         # GoturnNet's parts: the target features are kept from frame to frame.
         self._split = all(hasattr(model, part) for part in ("encode_target", "encode_search", "regress"))
         self._previous_image: np.ndarray | None = None
@@ -221,6 +220,11 @@ class Tracker(SequenceTracker):
         self._first_codes: torch.Tensor | None = None
         self._first_histograms: np.ndarray | None = None
         self.last_scores = np.zeros(0)
+
+    @property
+    def score(self) -> str:
+        """The lost-target score this tracker computes (its policy's)."""
+        return self.policy.score
 
     @property
     def last_score(self) -> float:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from common.errors import UserError
 from goturn.model import GoturnNet
 from goturn.tracking import track
 from goturn.tracking.lost_target import BOX_PIXELS, colour_histograms, colour_score
@@ -116,6 +117,10 @@ def test_the_policy_comes_from_the_checkpoint_unless_given(tmp_path):
         TrackingPolicy(template="last")
     with pytest.raises(TypeError, match="not policy settings"):
         policy_for(bare, hold=0.3)
+    broken = tmp_path / "broken.pth"
+    torch.save({"model": state, "args": {**demo, "track_border": "wrap"}}, broken)
+    with pytest.raises(UserError, match=f"{broken}: .*border must be one of"):
+        policy_for(broken)
 
 
 def test_the_policy_flags_are_checked():
