@@ -35,6 +35,7 @@ from common.cli import (
     number,
     positive_float,
     positive_int,
+    probability,
 )
 from common.device import synchronize
 from common.errors import UserError, run_cli
@@ -51,9 +52,11 @@ from goturn.data.stream import ExampleStream, StreamBatches, to_device
 from goturn.model import DEFAULT_NETWORK, NETWORKS, GoturnNet, l1_sum
 from goturn.optim import LR_SCHEDULES, OPTIMIZERS, base_lr, build_optimizer, fused_update
 from goturn.tracking.lost_target import SCORES
-from goturn.tracking.policy import BORDERS, TEMPLATES
+from goturn.tracking.policy import BORDERS, TEMPLATES, TrackingPolicy
 from goturn.weights import load_pretrained
 
+# What the --track_* flags record unless given: the original tracker (and the combined score).
+ORIGINAL_TRACKING = TrackingPolicy()
 # The validation set does not change with --seed, so runs compare.
 VAL_SEED = 20160917
 # Validation batches always hold 50 examples: the seed's loss is per 50.
@@ -377,28 +380,28 @@ def get_args_parser():
     )
     tracking.add_argument(
         "--track_hold_below",
-        type=number(float, least=0.0, most=1.0),
-        default=0.0,
+        type=probability,
+        default=ORIGINAL_TRACKING.hold_below,
         help="the tracker keeps its last box while the lost-target score is below this (0: off, "
         "as the original; the demo uses 0.3)",
     )
     tracking.add_argument(
         "--track_template",
         choices=TEMPLATES,
-        default="previous",
+        default=ORIGINAL_TRACKING.template,
         help="the template the tracker regresses against: previous (the original) or first (the demo's)",
     )
     tracking.add_argument(
         "--track_border",
         choices=BORDERS,
-        default="clip",
+        default=ORIGINAL_TRACKING.border,
         help="clip: the tracker cuts a box at the image border (the original); keep: a cut side "
         "keeps its length beyond it (the demo's)",
     )
     tracking.add_argument(
         "--track_score",
         choices=SCORES,
-        default="combined",
+        default=ORIGINAL_TRACKING.score,
         help="the lost-target score the tracker decides with (the demo's: colour)",
     )
     model = parser.add_argument_group("model")
